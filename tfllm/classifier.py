@@ -1,0 +1,88 @@
+"""A trained classifier loaded from its work directory: predict and evaluate on raw text."""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfllm import config as config_lib
+from tfllm.data import examples as examples_lib
+from tfllm.data import labels as labels_lib
+from tfllm.data import pipeline
+from tfllm.data import tokenizer as tokenizer_lib
+from tfllm.data.records import Record
+from tfllm.errors import DataError
+from tfllm.evaluation import classification
+from tfllm.workdir import Paths
+
+
+class TextClassifier:
+    """The model, tokenizer, labels and cleaning of one finished run.
+
+    Args:
+        workdir: a work directory written by `tfllm.train`.
+
+    Example:
+    >>> classifier = TextClassifier("runs/bert_classifier")  # doctest: +SKIP
+    >>> classifier.predict(["What is AI?"])[0]["label"]  # doctest: +SKIP
+    'ai'
+    """
+
+    def __init__(self, workdir):
+        paths = Paths(workdir)
+        if not os.path.exists(paths.model):
+            raise DataError(f"{workdir}: no model.keras; is it the work directory of a "
+                            "finished `tfllm train` run?")
+        self.workdir = workdir
+        self.config = config_lib.load(paths.config)
+        self.labels = labels_lib.load_labels(paths.labels)
+        self.model = keras.saving.load_model(paths.model, compile=False)
+        tokenizer = tokenizer_lib.build_tokenizer(tokenizer_lib.load_vocabulary(paths.vocabulary))
+        self.preprocessor = pipeline.build_preprocessor(tokenizer, self.config.data.max_seq_length)
+        self._features = pipeline.features_fn(self.preprocessor, self.config.data.cleaning)
+
+    def probabilities(self, texts, text_pairs=None, batch_size=64):
+        """Returns class probabilities, shape (len(texts), num_labels)."""
+        outputs = []
+        for start in range(0, len(texts), batch_size):
+            segments = [tf.constant(texts[start:start + batch_size])]
+            if text_pairs is not None:
+                segments.append(tf.constant(text_pairs[start:start + batch_size]))
+            logits = self.model(self._features(*segments), training=False)
+            outputs.append(tf.nn.softmax(tf.cast(logits, tf.float32)).numpy())
+        return np.concatenate(outputs) if outputs else np.zeros((0, len(self.labels)), np.float32)
+
+    def predict(self, texts, text_pairs=None):
+        """Returns one dict per text: {"label", "score", "probabilities": {label: p}}."""
+        results = []
+        for row in self.probabilities(list(texts), text_pairs):
+            best = int(row.argmax())
+            results.append({
+                "label": self.labels[best],
+                "score": float(row[best]),
+                "probabilities": {label: float(p) for label, p in zip(self.labels, row)},
+            })
+        return results
+
+    def evaluate(self, spec=""):
+        """Returns the classification report on a data source ('' = the run's validation split)."""
+        data = self.config.data
+        if spec:
+            records = examples_lib.read(spec, data)
+            bad = [r for r in records if r.problem or r.label not in self.labels]
+            bad = [r if r.problem else Record(r.text, r.label, r.text_pair, r.origin,
+                                              f"label {r.label!r} not in the model's labels")
+                   for r in bad]
+            examples_lib.check_bad_rows(bad, len(records), data.max_bad_fraction)
+            records = [r for r in records if not r.problem and r.label in self.labels]
+        else:
+            records = examples_lib.prepare(data).validation
+        pairs = [r.text_pair or "" for r in records] if data.text_pair_column else None
+        predicted = self.probabilities([r.text for r in records], pairs).argmax(-1)
+        index = {label: i for i, label in enumerate(self.labels)}
+        y_true = [index[r.label] for r in records]
+        report = classification.classification_report(y_true, predicted, self.labels)
+        report["majority_baseline"] = classification.majority_baseline(y_true, len(self.labels))
+        report["split"] = spec or "validation"
+        return report

@@ -1,0 +1,32 @@
+"""The `tfllm` command: dispatches `tfllm COMMAND [--flags]` to one absl app per command."""
+
+import importlib
+import sys
+
+COMMANDS = {
+    "train": "Train the experiment a config describes (default: BERT topic classifier).",
+    "evaluate": "Evaluate a finished run on its validation split or a data file.",
+    "predict": "Predict labels for texts with a finished run.",
+}
+
+USAGE = "usage: tfllm {" + ",".join(COMMANDS) + "} [--flags]   (tfllm COMMAND --help for flags)"
+
+
+def main(argv=None):
+    """Entry point of the console script."""
+    argv = list(sys.argv if argv is None else argv)
+    if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
+        print(USAGE)
+        for name, summary in COMMANDS.items():
+            print(f"  {name:<9} {summary}")
+        return 0 if len(argv) >= 2 else 2
+    command = argv[1]
+    if command not in COMMANDS:
+        print(f"tfllm: unknown command {command!r}\n{USAGE}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"tfllm.cli.{command}")
+    return module.run([f"tfllm {command}"] + argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

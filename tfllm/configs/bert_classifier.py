@@ -1,0 +1,92 @@
+"""The default experiment: a BERT topic classifier on the chatterbot English dialogs.
+
+Select with `--config=configs/bert_classifier.py` (or nothing: it is the default)
+and a variant with `--config=configs/bert_classifier.py:smoke`. Every field can be
+overridden with `--config.SECTION.FIELD=VALUE`; the config is locked, so a typo
+is an error before any work starts.
+"""
+
+import ml_collections
+
+
+def get_config(variant=""):
+    """Returns the config; `variant` is "" (full run) or "smoke" (seconds, for tests)."""
+    config = ml_collections.ConfigDict()
+    config.experiment = "bert_classifier"  # Names the default work directory runs/<experiment>.
+    config.task = "text_classification"  # The only task this config family builds.
+    config.seed = 0  # Seeds weights, dropout and shuffling.
+
+    config.data = data = ml_collections.ConfigDict()
+    data.train = "default"  # 'default', a .csv/.tsv/.jsonl/.txt path, or 'tfds:NAME[:SPLIT]'.
+    data.validation = ""  # Same forms; '' = hold out part of data.train by a seeded hash.
+    data.validation_fraction = 0.1  # Share of data.train held out when data.validation is ''.
+    data.split_seed = 0  # Seeds the hash split (independent of `seed`).
+    data.text_column = "text"  # Column / JSON key / TFDS feature with the text.
+    data.text_pair_column = ""  # Second segment for sentence-pair tasks; '' = single sentences.
+    data.label_column = "label"  # Column / key / feature with the label (strings or integers).
+    data.tfds_data_dir = ""  # data_dir for 'tfds:' sources; '' = TFDS's default.
+    data.deduplicate = True  # Drop exact duplicate examples before the split.
+    data.max_bad_fraction = 0.0  # Stop when more than this share of rows is bad.
+    data.max_seq_length = 64  # Tokens per example, [CLS] and [SEP]s included.
+    data.batch_size = 32  # Examples per training step (global, across replicas).
+    data.shuffle_buffer = 10_000  # Examples in the shuffle buffer.
+
+    data.cleaning = cleaning = ml_collections.ConfigDict()
+    cleaning.strip_html = False  # Remove HTML tags and decode common entities.
+    cleaning.unicode_normalization = "NFKC"  # '', 'NFC', 'NFKC', 'NFD' or 'NFKD'.
+    cleaning.collapse_whitespace = True  # Runs of whitespace become one space.
+    cleaning.lowercase = True  # Unicode lower-casing before tokenization.
+
+    config.tokenizer = tokenizer = ml_collections.ConfigDict()
+    tokenizer.vocabulary = ""  # A vocab.txt to use; '' = learn one from the training text.
+    tokenizer.vocabulary_size = 8_000  # Upper bound on the learned vocabulary.
+    tokenizer.min_frequency = 2  # A word must occur this often to enter the learned vocabulary.
+
+    config.model = model = ml_collections.ConfigDict()
+    model.size = "mini"  # tiny 2x128, mini 4x256, small 4x512, medium 8x512, base 12x768.
+    model.backbone = backbone = ml_collections.ConfigDict()
+    # Explicit dimensions; 0 takes the value of model.size. Names are BertBackbone's.
+    backbone.num_layers = 0
+    backbone.num_heads = 0
+    backbone.hidden_dim = 0
+    backbone.intermediate_dim = 0
+    backbone.dropout = 0.1  # Dropout inside the transformer layers.
+    model.head_dropout = 0.1  # Dropout before the classification layer.
+
+    config.train = train = ml_collections.ConfigDict()
+    train.epochs = 30  # Passes over the training data.
+    train.steps_per_epoch = 0  # 0 = one full pass; otherwise stop each epoch after N steps.
+    train.learning_rate = 5e-4  # Peak learning rate, reached at the end of warmup.
+    train.warmup_fraction = 0.1  # Share of all steps spent warming up linearly from 0.
+    train.decay = "linear"  # After warmup: 'linear', 'cosine' or 'constant'.
+    train.end_learning_rate_ratio = 0.0  # Final learning rate as a share of the peak.
+    train.weight_decay = 0.01  # AdamW decoupled decay; not applied to LayerNorm, bias, embeddings.
+    train.clipnorm = 1.0  # Global gradient-norm clipping; 0 = off.
+    train.label_smoothing = 0.1  # Cross-entropy label smoothing.
+    train.l2 = 0.0  # Optional L2 penalty on kernels (in addition to weight decay).
+    train.early_stopping_patience = 0  # Epochs without val improvement before stopping; 0 = off.
+    train.checkpoint_every_epochs = 1  # Periodic checkpoints in checkpoints/; best one kept too.
+    train.verbose = 1  # 0 silent, 1 progress bar, 2 one line per epoch.
+
+    config.runtime = runtime = ml_collections.ConfigDict()
+    runtime.deterministic = False  # Deterministic ops (slower) for bit-reproducible runs.
+    runtime.mixed_precision = "float32"  # 'float32' or 'mixed_bfloat16'.
+    runtime.jit_compile = False  # XLA for the train step (measured slower for BERT on CPU).
+
+    if variant == "smoke":
+        # Seconds on a laptop: a toy model and a few steps; the tests run this.
+        config.experiment = "bert_classifier_smoke"
+        data.max_seq_length = 24
+        data.batch_size = 16
+        tokenizer.vocabulary_size = 400
+        model.size = "tiny"
+        backbone.num_layers = 1
+        backbone.hidden_dim = 16
+        backbone.num_heads = 2
+        backbone.intermediate_dim = 32
+        train.epochs = 2
+        train.steps_per_epoch = 3
+        train.verbose = 0
+    elif variant:
+        raise ValueError(f"unknown variant {variant!r} of bert_classifier: expected '' or 'smoke'")
+    return config

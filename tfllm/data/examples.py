@@ -1,0 +1,136 @@
+"""From raw records to clean train/validation example lists, with a report.
+
+Bad rows are counted, listed by file:line and either reported or, past
+`data.max_bad_fraction`, turned into an error; nothing is dropped silently.
+Exact duplicates (compared after cleaning) are removed before the split, and
+the split hashes the text, so copies of one text never straddle it.
+"""
+
+import dataclasses
+import hashlib
+
+import tensorflow as tf
+
+from tfllm.data import cleaning
+from tfllm.data import labels as labels_lib
+from tfllm.data import sources
+from tfllm.errors import DataError
+
+MAX_LISTED = 5  # Bad rows named in a message; the count covers all of them.
+
+
+@dataclasses.dataclass
+class Examples:
+    """Usable examples, split, and what happened to the rest.
+
+    Args:
+        train: list of Record.
+        validation: list of Record.
+        labels: the label vocabulary; a label's index is its class id.
+        report: counts for the run log and metrics.jsonl: rows read, bad rows,
+            duplicates removed, train and validation sizes.
+    """
+
+    train: list
+    validation: list
+    labels: list
+    report: dict
+
+
+def read(spec, data_config):
+    """Reads one source with the column names of `data_config`."""
+    return sources.read_records(
+        spec,
+        text_column=data_config.text_column,
+        text_pair_column=data_config.text_pair_column,
+        label_column=data_config.label_column,
+        data_dir=data_config.tfds_data_dir,
+    )
+
+
+def check_bad_rows(bad, total, max_bad_fraction):
+    """Raises DataError if the share of bad rows exceeds the allowed fraction."""
+    if not bad or len(bad) <= max_bad_fraction * total:
+        return
+    listed = "; ".join(f"{r.origin}: {r.problem}" for r in bad[:MAX_LISTED])
+    more = f" (and {len(bad) - MAX_LISTED} more)" if len(bad) > MAX_LISTED else ""
+    raise DataError(
+        f"{len(bad)} of {total} rows are bad, more than --config.data.max_bad_fraction="
+        f"{max_bad_fraction}: {listed}{more}")
+
+
+def _clean_keys(records, cleaning_config):
+    """Returns the cleaned (text, text_pair) of each record, computed by the in-graph op."""
+    clean = cleaning.clean_fn(cleaning_config)
+    texts = clean(tf.constant([r.text for r in records], tf.string)).numpy()
+    pairs = clean(tf.constant([r.text_pair or "" for r in records], tf.string)).numpy()
+    return list(zip(texts, pairs))
+
+
+def deduplicate(records, keys):
+    """Keeps the first record of each distinct (cleaned text, pair, label)."""
+    seen, kept = set(), []
+    for record, key in zip(records, keys):
+        full_key = (key, record.label)
+        if full_key not in seen:
+            seen.add(full_key)
+            kept.append((record, key))
+    return kept
+
+
+def in_validation(key, fraction, seed):
+    """Decides the side of the split from a stable hash of the cleaned text."""
+    digest = hashlib.sha256(repr((seed, key)).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def prepare(data_config):
+    """Reads, checks, de-duplicates and splits the data of a config's `data` section."""
+    train = read(data_config.train, data_config)
+    validation = read(data_config.validation, data_config) if data_config.validation else []
+    total = len(train) + len(validation)
+    bad = [r for r in train + validation if r.problem or r.label is None]
+    bad = [dataclasses.replace(r, problem=r.problem or "missing label") for r in bad]
+    train = [r for r in train if not r.problem and r.label is not None]
+    validation = [r for r in validation if not r.problem and r.label is not None]
+
+    if data_config.validation:
+        labels = labels_lib.label_vocabulary(r.label for r in train)
+        known = set(labels)
+        unknown = [dataclasses.replace(r, problem=f"label {r.label!r} not in the training labels")
+                   for r in validation if r.label not in known]
+        bad += unknown
+        validation = [r for r in validation if r.label in known]
+    else:
+        labels = labels_lib.label_vocabulary(r.label for r in train)
+    check_bad_rows(bad, total, data_config.max_bad_fraction)
+    if len(labels) < 2:
+        raise DataError(f"{data_config.train}: expected at least 2 distinct labels, "
+                        f"found {labels} (column --config.data.label_column="
+                        f"{data_config.label_column!r})")
+
+    duplicates = 0
+    if data_config.deduplicate:
+        kept = deduplicate(train, _clean_keys(train, data_config.cleaning))
+        duplicates = len(train) - len(kept)
+    else:
+        kept = list(zip(train, _clean_keys(train, data_config.cleaning)))
+    if not data_config.validation:
+        fraction, seed = data_config.validation_fraction, data_config.split_seed
+        validation = [r for r, key in kept if in_validation(key, fraction, seed)]
+        train = [r for r, key in kept if not in_validation(key, fraction, seed)]
+    else:
+        train = [r for r, _ in kept]
+    if not train or not validation:
+        raise DataError(f"{data_config.train}: split left {len(train)} training and "
+                        f"{len(validation)} validation examples; expected both non-empty")
+    report = {
+        "rows_read": total,
+        "bad_rows": len(bad),
+        "bad_row_examples": [f"{r.origin}: {r.problem}" for r in bad[:MAX_LISTED]],
+        "duplicates_removed": duplicates,
+        "train_examples": len(train),
+        "validation_examples": len(validation),
+        "num_labels": len(labels),
+    }
+    return Examples(train, validation, labels, report)

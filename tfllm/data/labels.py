@@ -1,0 +1,34 @@
+"""The label vocabulary: label strings <-> class ids, saved as labels.txt."""
+
+from tfllm.errors import DataError
+
+
+def label_vocabulary(labels):
+    """Returns the sorted distinct labels; integer labels sort numerically ("2" < "10")."""
+    distinct = set(labels)
+    if all(_is_int(label) for label in distinct):
+        return sorted(distinct, key=int)
+    return sorted(distinct)
+
+
+def _is_int(text):
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def save_labels(labels, path):
+    """Writes one label per line; the line number is the class id."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(f"{label}\n" for label in labels)
+
+
+def load_labels(path):
+    """Reads labels.txt written by `save_labels`."""
+    with open(path, encoding="utf-8") as f:
+        labels = [line.rstrip("\n") for line in f]
+    if len(labels) < 2:
+        raise DataError(f"{path}: expected at least 2 labels, found {len(labels)}")
+    return labels

@@ -1,0 +1,75 @@
+"""tf.data assembly: records -> cleaned, tokenized, packed, batched features.
+
+Tokenization runs batched (one tensorflow-text call per 1,024 examples) and
+the packed features are cached, so later epochs only shuffle and batch.
+"""
+
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from tfllm.data import cleaning
+
+TOKENIZE_BATCH = 1024
+
+
+def build_preprocessor(tokenizer, sequence_length):
+    """Packs one or two segments as [CLS] a [SEP] b [SEP], truncating round-robin."""
+    return keras_hub.models.BertTextClassifierPreprocessor(
+        tokenizer, sequence_length=sequence_length, truncate="round_robin")
+
+
+def segments(records):
+    """Returns the text segments of `records` as a tuple of 1 or 2 string lists."""
+    texts = [r.text for r in records]
+    if any(r.text_pair is not None for r in records):
+        return texts, [r.text_pair or "" for r in records]
+    return (texts,)
+
+
+def features_fn(preprocessor, cleaning_config):
+    """Returns a function mapping a batch of raw segments to BERT features."""
+    clean = cleaning.clean_fn(cleaning_config)
+
+    def to_features(*texts):
+        cleaned = tuple(clean(t) for t in texts)
+        return preprocessor(cleaned if len(cleaned) > 1 else cleaned[0])
+
+    return to_features
+
+
+def classification_dataset(records, labels, preprocessor, data_config, training, seed=0):
+    """Returns a tf.data.Dataset of (features, one-hot label) batches.
+
+    Args:
+        records: list of Record with known labels.
+        labels: the label vocabulary (a label's index is its class id).
+        preprocessor: from `build_preprocessor`.
+        data_config: the config's `data` section.
+        training: shuffle each epoch and drop the last partial batch (full
+            batches keep shapes static and throughput counts exact).
+        seed: shuffle seed.
+    """
+    index = {label: i for i, label in enumerate(labels)}
+    ids = np.array([index[r.label] for r in records], np.int32)
+    to_features = features_fn(preprocessor, data_config.cleaning)
+    dataset = tf.data.Dataset.from_tensor_slices((segments(records), ids))
+    dataset = dataset.batch(TOKENIZE_BATCH).map(
+        lambda texts, y: (to_features(*texts), tf.one_hot(y, len(labels))),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = dataset.unbatch().cache()
+    if training:
+        dataset = dataset.shuffle(data_config.shuffle_buffer, seed=seed,
+                                  reshuffle_each_iteration=True)
+    dataset = dataset.batch(data_config.batch_size, drop_remainder=training)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def mean_tokens(dataset):
+    """Mean non-padding tokens per example over one pass (fills the cache too)."""
+    tokens = examples = 0
+    for features, _ in dataset:
+        mask = features["padding_mask"].numpy()
+        tokens += int(mask.sum())
+        examples += mask.shape[0]
+    return tokens / max(examples, 1)

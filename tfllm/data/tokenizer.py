@@ -1,0 +1,59 @@
+"""WordPiece vocabulary (learned or given) and the keras-hub tokenizer built on it.
+
+Learning runs tensorflow-text's BERT vocabulary learner directly rather than
+keras-hub's `compute_word_piece_vocabulary` wrapper, because the wrapper hides
+`lower_thresh`: at its default of 10 a corpus of a few thousand sentences yields
+under 600 tokens, and most words then fall apart into characters.
+"""
+
+import keras_hub
+import tensorflow as tf
+from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
+
+from tfllm.errors import DataError
+
+RESERVED_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def learn_vocabulary(texts, vocabulary_size, min_frequency=2):
+    """Learns a WordPiece vocabulary (special tokens first) from cleaned texts.
+
+    Args:
+        texts: iterable of strings, already cleaned (case included), because
+            the tokenizer itself does no lower-casing.
+        vocabulary_size: upper bound on the number of tokens.
+        min_frequency: a word must occur about this often to become a token.
+    """
+    dataset = tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024)
+    return bert_vocab_from_dataset.bert_vocab_from_dataset(
+        dataset,
+        vocab_size=vocabulary_size,
+        reserved_tokens=RESERVED_TOKENS,
+        bert_tokenizer_params={"lower_case": False},
+        learn_params={"lower_thresh": min_frequency},
+    )
+
+
+def save_vocabulary(vocabulary, path):
+    """Writes one token per line (the BERT vocab.txt format)."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(f"{token}\n" for token in vocabulary)
+
+
+def load_vocabulary(path):
+    """Reads a BERT vocab.txt and checks it has the special tokens BERT needs."""
+    with open(path, encoding="utf-8") as f:
+        vocabulary = [line.rstrip("\n") for line in f]
+    missing = [t for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]") if t not in vocabulary]
+    if missing:
+        raise DataError(f"{path}: vocabulary lacks special tokens {missing}")
+    return vocabulary
+
+
+def build_tokenizer(vocabulary):
+    """Returns keras-hub's BertTokenizer over `vocabulary` (a list or a vocab.txt path).
+
+    Lower-casing is the cleaning step's job (`data.cleaning.lowercase`), so the
+    same choice holds for training, evaluation and the exported graph.
+    """
+    return keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=False)

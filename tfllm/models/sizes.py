@@ -1,0 +1,27 @@
+"""Named BERT sizes (Turc et al. 2019, "Well-Read Students Learn Better")."""
+
+# name: (num_layers, hidden_dim); heads = hidden / 64, intermediate = 4 * hidden.
+BERT_SIZES = {
+    "tiny": (2, 128),
+    "mini": (4, 256),
+    "small": (4, 512),
+    "medium": (8, 512),
+    "base": (12, 768),
+}
+
+
+def backbone_dims(size, backbone):
+    """Returns BertBackbone dimensions: `backbone` fields that are 0 take `size`'s.
+
+    Args:
+        size: a key of BERT_SIZES.
+        backbone: mapping with num_layers, num_heads, hidden_dim, intermediate_dim.
+    """
+    num_layers, hidden_dim = BERT_SIZES[size]
+    hidden_dim = backbone["hidden_dim"] or hidden_dim
+    return {
+        "num_layers": backbone["num_layers"] or num_layers,
+        "hidden_dim": hidden_dim,
+        "num_heads": backbone["num_heads"] or max(1, hidden_dim // 64),
+        "intermediate_dim": backbone["intermediate_dim"] or 4 * hidden_dim,
+    }

@@ -1,0 +1,154 @@
+"""train_and_evaluate: the whole classification run, from config to work directory.
+
+Order matters: the config is validated and the data read and checked before
+any model is built, so bad input fails in seconds, not after an epoch.
+"""
+
+import json
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfllm import config as config_lib
+from tfllm.data import cleaning
+from tfllm.data import examples as examples_lib
+from tfllm.data import labels as labels_lib
+from tfllm.data import pipeline
+from tfllm.data import tokenizer as tokenizer_lib
+from tfllm.errors import DataError, TfllmError
+from tfllm.evaluation import classification
+from tfllm.models import bert
+from tfllm.models import heads
+from tfllm.training import callbacks as callbacks_lib
+from tfllm.training import optimizers
+from tfllm.workdir import Paths
+
+
+def set_runtime(config):
+    """Applies seeds, determinism and precision before anything is built."""
+    keras.utils.set_random_seed(config.seed)
+    if config.runtime.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.mixed_precision.set_global_policy(config.runtime.mixed_precision)
+
+
+def vocabulary_for(config, examples, paths):
+    """Returns the vocabulary: the work directory's (a resumed run), the config's, or a learned one."""
+    if os.path.exists(paths.vocabulary):
+        return tokenizer_lib.load_vocabulary(paths.vocabulary)
+    if config.tokenizer.vocabulary:
+        return tokenizer_lib.load_vocabulary(config.tokenizer.vocabulary)
+    clean = cleaning.clean_fn(config.data.cleaning)
+    texts = [r.text for r in examples.train] + [r.text_pair for r in examples.train if r.text_pair]
+    cleaned = [t.decode("utf-8") for t in clean(tf.constant(texts)).numpy()]
+    return tokenizer_lib.learn_vocabulary(
+        cleaned, config.tokenizer.vocabulary_size, config.tokenizer.min_frequency)
+
+
+def resolve(config, vocabulary_size):
+    """Returns a copy of `config` with model.backbone filled in from model.size."""
+    resolved = config.copy_and_resolve_references()
+    kwargs = bert.backbone_kwargs(config.model, vocabulary_size, config.data.max_seq_length)
+    with resolved.unlocked():
+        for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim"):
+            resolved.model.backbone[key] = kwargs[key]
+    return resolved
+
+
+def build_model(config, vocabulary_size, num_labels):
+    """Builds the classifier a (resolved) config describes, uncompiled."""
+    kwargs = bert.backbone_kwargs(config.model, vocabulary_size, config.data.max_seq_length)
+    backbone = bert.build_backbone(kwargs)
+    return heads.build_classifier(backbone, num_labels, config.model.head_dropout)
+
+
+def compile_model(model, config, steps_per_epoch):
+    """Compiles with AdamW, label-smoothed cross-entropy and accuracy."""
+    train_config = config.train
+    bert.add_l2(model, train_config.l2)
+    model.compile(
+        optimizer=optimizers.build_optimizer(train_config, steps_per_epoch),
+        loss=keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=train_config.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        jit_compile=config.runtime.jit_compile,
+    )
+
+
+def predict_ids(model, dataset):
+    """Returns (true ids, predicted ids, probabilities) over a labelled dataset."""
+    y_true, logits = [], []
+    for features, labels in dataset:
+        logits.append(model(features, training=False))
+        y_true.append(np.argmax(labels.numpy(), axis=-1))
+    probabilities = tf.nn.softmax(tf.cast(tf.concat(logits, 0), tf.float32)).numpy()
+    return np.concatenate(y_true), probabilities.argmax(-1), probabilities
+
+
+def _print(message):
+    print(message, flush=True)
+
+
+def train_and_evaluate(config, workdir):
+    """Trains the classifier `config` describes; writes everything into `workdir`.
+
+    Started again with the same arguments after a crash or a kill, it resumes
+    from the last epoch's backup in `workdir/backup/`.
+
+    Returns:
+        The evaluation report (see `classification.classification_report`)
+        on the validation examples, plus wall time and the work directory.
+    """
+    start = time.perf_counter()
+    config_lib.validate(config)
+    paths = Paths(workdir)
+    if os.path.exists(paths.model) and not os.path.exists(paths.backup):
+        raise TfllmError(f"{workdir} already holds a finished run (model.keras); "
+                        "choose another --workdir or delete it")
+    examples = examples_lib.prepare(config.data)
+    _print(f"data: {json.dumps(examples.report)}")
+    paths.make_dirs()
+    set_runtime(config)
+
+    vocabulary = vocabulary_for(config, examples, paths)
+    tokenizer_lib.save_vocabulary(vocabulary, paths.vocabulary)
+    labels_lib.save_labels(examples.labels, paths.labels)
+    resolved = resolve(config, len(vocabulary))
+    config_lib.save(resolved, paths.config)
+    with open(paths.data_report, "w", encoding="utf-8") as f:
+        json.dump(examples.report, f, indent=2)
+
+    preprocessor = pipeline.build_preprocessor(
+        tokenizer_lib.build_tokenizer(vocabulary), config.data.max_seq_length)
+    train_ds = pipeline.classification_dataset(
+        examples.train, examples.labels, preprocessor, config.data, training=True, seed=config.seed)
+    val_ds = pipeline.classification_dataset(
+        examples.validation, examples.labels, preprocessor, config.data, training=False)
+    full_epoch = len(examples.train) // config.data.batch_size
+    if full_epoch == 0:
+        raise DataError(
+            f"{config.data.train}: {len(examples.train)} training examples is less than one "
+            f"batch (--config.data.batch_size={config.data.batch_size})")
+    steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
+    tokens_per_example = pipeline.mean_tokens(train_ds)
+
+    model = build_model(resolved, len(vocabulary), len(examples.labels))
+    compile_model(model, resolved, steps_per_epoch)
+    callbacks = callbacks_lib.standard_callbacks(
+        config.train, paths, config.data.batch_size, tokens_per_example)
+    model.fit(train_ds.repeat(), validation_data=val_ds, epochs=config.train.epochs,
+              steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=config.train.verbose)
+    model.save(paths.model)
+
+    y_true, y_pred, _ = predict_ids(model, val_ds)
+    report = classification.classification_report(y_true, y_pred, examples.labels)
+    report["majority_baseline"] = classification.majority_baseline(y_true, len(examples.labels))
+    report["split"] = "validation"
+    with open(paths.eval, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2)
+    report["wall_seconds"] = round(time.perf_counter() - start, 1)
+    report["workdir"] = workdir
+    return report

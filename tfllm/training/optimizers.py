@@ -1,0 +1,41 @@
+"""AdamW as BERT trains it: decoupled weight decay, but not on norms, biases, embeddings."""
+
+import keras
+
+from tfllm.training.schedules import WarmupDecay
+
+# Variable names (the last path component) that weight decay leaves alone:
+# LayerNorm scale and offset, every bias, and embedding tables.
+NO_DECAY_NAMES = ("gamma", "beta", "bias", "embeddings")
+
+
+def total_and_warmup_steps(train_config, steps_per_epoch):
+    """Returns (total optimizer steps, warmup steps) for the schedule."""
+    total = train_config.epochs * steps_per_epoch
+    return total, int(train_config.warmup_fraction * total)
+
+
+def build_optimizer(train_config, steps_per_epoch):
+    """Returns AdamW with the config's schedule, clipping and decay exclusions.
+
+    Args:
+        train_config: the config's `train` section.
+        steps_per_epoch: optimizer steps in one epoch, to place warmup and decay.
+    """
+    total, warmup = total_and_warmup_steps(train_config, steps_per_epoch)
+    schedule = WarmupDecay(
+        peak=train_config.learning_rate,
+        warmup_steps=warmup,
+        total_steps=total,
+        decay=train_config.decay,
+        end_ratio=train_config.end_learning_rate_ratio,
+    )
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=schedule,
+        weight_decay=train_config.weight_decay,
+        beta_2=0.999,
+        epsilon=1e-6,
+        global_clipnorm=train_config.clipnorm or None,
+    )
+    optimizer.exclude_from_weight_decay(var_names=[f"^{name}$" for name in NO_DECAY_NAMES])
+    return optimizer

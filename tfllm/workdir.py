@@ -1,0 +1,62 @@
+"""The work directory layout: every file a run writes, named in one place."""
+
+import dataclasses
+import os
+
+
+@dataclasses.dataclass(frozen=True)
+class Paths:
+    """Paths inside one run's work directory (see the README's "Work directory")."""
+
+    root: str
+
+    def _join(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    @property
+    def config(self):
+        return self._join("config.json")
+
+    @property
+    def tokenizer(self):
+        return self._join("tokenizer")
+
+    @property
+    def vocabulary(self):
+        return self._join("tokenizer", "vocab.txt")
+
+    @property
+    def labels(self):
+        return self._join("tokenizer", "labels.txt")
+
+    @property
+    def checkpoints(self):
+        return self._join("checkpoints")
+
+    @property
+    def backup(self):
+        return self._join("backup")
+
+    @property
+    def logs(self):
+        return self._join("logs")
+
+    @property
+    def metrics(self):
+        return self._join("metrics.jsonl")
+
+    @property
+    def model(self):
+        return self._join("model.keras")
+
+    @property
+    def eval(self):
+        return self._join("eval.json")
+
+    @property
+    def data_report(self):
+        return self._join("data_report.json")
+
+    def make_dirs(self):
+        for directory in (self.root, self.tokenizer, self.checkpoints, self.logs):
+            os.makedirs(directory, exist_ok=True)
