@@ -12,6 +12,7 @@ import os
 import ml_collections
 
 from tfllm.errors import ConfigError
+from tfllm.models.heads import POOLINGS
 from tfllm.models.sizes import BERT_SIZES
 
 UNICODE_FORMS = ("", "NFC", "NFKC", "NFD", "NFKD")
@@ -63,6 +64,7 @@ def validate(config):
         ("model.backbone.intermediate_dim", non_negative, "0 (from model.size) or a width"),
         ("model.backbone.dropout", fraction, "a rate in [0, 1)"),
         ("model.head_dropout", fraction, "a rate in [0, 1)"),
+        ("model.pooling", lambda v: v in POOLINGS, f"one of {POOLINGS}"),
         ("train.epochs", positive, "a positive integer"),
         ("train.steps_per_epoch", non_negative, "0 (full pass) or a step count"),
         ("train.learning_rate", positive, "a positive number"),

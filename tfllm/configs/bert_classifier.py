@@ -51,6 +51,7 @@ def get_config(variant=""):
     backbone.hidden_dim = 0
     backbone.intermediate_dim = 0
     backbone.dropout = 0.1  # Dropout inside the transformer layers.
+    model.pooling = "mean"  # 'mean' of token vectors (best from scratch) or 'cls' (pretrained BERT).
     model.head_dropout = 0.1  # Dropout before the classification layer.
 
     config.train = train = ml_collections.ConfigDict()

@@ -33,7 +33,8 @@ def features_fn(preprocessor, cleaning_config):
 
     def to_features(*texts):
         cleaned = tuple(clean(t) for t in texts)
-        return preprocessor(cleaned if len(cleaned) > 1 else cleaned[0])
+        # y=None stops keras-hub from reading a (text, text_pair) tuple as (x, y).
+        return preprocessor(cleaned if len(cleaned) > 1 else cleaned[0], y=None)
 
     return to_features
 
@@ -57,7 +58,9 @@ def classification_dataset(records, labels, preprocessor, data_config, training,
     dataset = dataset.batch(TOKENIZE_BATCH).map(
         lambda texts, y: (to_features(*texts), tf.one_hot(y, len(labels))),
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    dataset = dataset.unbatch().cache()
+    # unbatch() loses the cardinality; restoring it lets Keras size validation runs.
+    dataset = dataset.unbatch().apply(tf.data.experimental.assert_cardinality(len(records)))
+    dataset = dataset.cache()
     if training:
         dataset = dataset.shuffle(data_config.shuffle_buffer, seed=seed,
                                   reshuffle_each_iteration=True)

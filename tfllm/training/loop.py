@@ -62,7 +62,8 @@ def build_model(config, vocabulary_size, num_labels):
     """Builds the classifier a (resolved) config describes, uncompiled."""
     kwargs = bert.backbone_kwargs(config.model, vocabulary_size, config.data.max_seq_length)
     backbone = bert.build_backbone(kwargs)
-    return heads.build_classifier(backbone, num_labels, config.model.head_dropout)
+    return heads.build_classifier(
+        backbone, num_labels, config.model.head_dropout, config.model.pooling)
 
 
 def compile_model(model, config, steps_per_epoch):
@@ -140,7 +141,8 @@ def train_and_evaluate(config, workdir):
     callbacks = callbacks_lib.standard_callbacks(
         config.train, paths, config.data.batch_size, tokens_per_example)
     model.fit(train_ds.repeat(), validation_data=val_ds, epochs=config.train.epochs,
-              steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=config.train.verbose)
+              steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=config.train.verbose,
+              shuffle=False)  # the dataset shuffles itself
     model.save(paths.model)
 
     y_true, y_pred, _ = predict_ids(model, val_ds)

@@ -37,5 +37,9 @@ def build_optimizer(train_config, steps_per_epoch):
         epsilon=1e-6,
         global_clipnorm=train_config.clipnorm or None,
     )
-    optimizer.exclude_from_weight_decay(var_names=[f"^{name}$" for name in NO_DECAY_NAMES])
+    # Keras matches these against Keras variable names ("gamma") on some paths and
+    # against TF variable names ("layer/gamma:0") on the TF backend's update path,
+    # so each pattern anchors on the last path component with an optional ":N".
+    optimizer.exclude_from_weight_decay(
+        var_names=[rf"(^|/){name}(:\d+)?$" for name in NO_DECAY_NAMES])
     return optimizer

@@ -1,0 +1,50 @@
+"""`tfllm predict`: labels and probabilities for texts, one JSON object per line."""
+
+import json
+
+from absl import flags
+
+from tfllm.cli import app
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Work directory of a finished run.", required=True)
+_TEXT = flags.DEFINE_multi_string("text", [], "A text to classify; repeat for several.")
+_TEXT_PAIR = flags.DEFINE_multi_string(
+    "text_pair", [], "Second segment for pair tasks; one per --text.")
+_INPUT = flags.DEFINE_string(
+    "input", "", "A data file (.csv/.tsv/.jsonl/.txt) whose texts to classify, instead of --text.")
+_TOP_K = flags.DEFINE_integer("top_k", 3, "Probabilities printed per text (the most likely).")
+
+
+def _texts(classifier):
+    if _INPUT.value:
+        import tfllm.data.examples as examples_lib  # pylint: disable=import-outside-toplevel
+        records = examples_lib.read(_INPUT.value, classifier.config.data)
+        bad = [r for r in records if r.problem and "label" not in r.problem]
+        if bad:
+            raise app.TfllmError(f"{bad[0].origin}: {bad[0].problem}")
+        pairs = [r.text_pair or "" for r in records] if classifier.config.data.text_pair_column \
+            else None
+        return [r.text for r in records], pairs
+    if not _TEXT.value:
+        raise app.TfllmError("nothing to predict: pass --text=... (repeatable) or --input=FILE")
+    if _TEXT_PAIR.value and len(_TEXT_PAIR.value) != len(_TEXT.value):
+        raise app.TfllmError(f"--text_pair given {len(_TEXT_PAIR.value)} times, --text "
+                             f"{len(_TEXT.value)} times; expected one pair per text")
+    return _TEXT.value, _TEXT_PAIR.value or None
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.TfllmError(f"unexpected arguments {argv[1:]}; flags look like --name=value")
+    import tfllm  # pylint: disable=import-outside-toplevel
+
+    classifier = tfllm.load(_WORKDIR.value)
+    texts, pairs = _texts(classifier)
+    for text, result in zip(texts, classifier.predict(texts, pairs)):
+        top = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])[:_TOP_K.value]
+        print(json.dumps({"text": text, "label": result["label"], "score": round(result["score"], 4),
+                          "probabilities": {k: round(v, 4) for k, v in top}}, ensure_ascii=False))
+
+
+def run(argv):
+    app.run(main, argv)
