@@ -1,5 +1,6 @@
 """Shared absl plumbing: one-line errors with exit code 2 for bad flags and bad input."""
 
+import re
 import sys
 
 from absl import app
@@ -10,9 +11,35 @@ from tfllm.errors import TfllmError  # noqa: F401  re-exported for the commands
 EXIT_USAGE = 2
 
 
-def _fail(program, message):
+def fail(program, message):
+    """Prints `program: error: message` to stderr and exits with code 2."""
     print(f"{program}: error: {message}", file=sys.stderr)
     sys.exit(EXIT_USAGE)
+
+
+def _one_line(error):
+    """The first line of a flag error and, if different, its last (the root cause)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if len(lines) > 1:
+        return f"{lines[0]} {lines[-1]}"
+    return lines[0] if lines else repr(error)
+
+
+def unknown_field_message(error, argv):
+    """Names the --config.* flag whose field does not exist, from ml_collections' KeyError.
+
+    ml_collections reports a mistyped field with a KeyError (or an
+    AttributeError wrapping one) while it defines or parses the override
+    flags, not with a flag error, and without the flag's name.
+    """
+    message = str(error).replace("\\'", "'")
+    match = re.search(r"'(\w+)'", message)
+    field = match.group(1) if match else "?"
+    suggestion = re.search(r'Did you mean "([^"]+)"', message)
+    hint = f" (did you mean {suggestion.group(1)!r}?)" if suggestion else ""
+    names = [a.split("=", 1)[0] for a in argv if a.lstrip("-").startswith("config.")]
+    flag = next((n for n in names if n.endswith("." + field) or f".{field}." in n), field)
+    return f"{flag}: no such config field{hint}"
 
 
 def run(main, argv):
@@ -23,12 +50,14 @@ def run(main, argv):
         try:
             return flags.FLAGS(args)
         except flags.Error as error:
-            _fail(program, str(error).splitlines()[0])
+            fail(program, _one_line(error))
+        except (AttributeError, KeyError) as error:
+            fail(program, unknown_field_message(error, args))
 
     def guarded_main(args):
         try:
             return main(args)
         except TfllmError as error:
-            _fail(program, str(error))
+            fail(program, str(error))
 
     app.run(guarded_main, argv=argv, flags_parser=parse)

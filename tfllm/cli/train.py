@@ -8,17 +8,38 @@ from ml_collections import config_flags
 from tfllm.cli import app
 from tfllm.configs import DEFAULT_CONFIG
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", DEFAULT_CONFIG, "Experiment file: configs/NAME.py[:VARIANT].", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", "", "Run directory; default runs/<experiment>.")
 
 
-def main(argv):
+def define_config_flag(argv):
+    """Defines --config and its --config.* overrides from `argv`.
+
+    ml_collections reads the overrides while defining the flag, so a mistyped
+    field fails here, with a KeyError deep in its internals; this turns it into
+    the one-line error every other bad flag gets.
+    """
+    for arg in argv:
+        if arg.startswith(("--config=", "-config=")):
+            path = arg.split("=", 1)[1].split(":", 1)[0]
+            if not os.path.isfile(path):
+                app.fail(argv[0], f"--config: config file not found: {path}")
+    try:
+        return config_flags.DEFINE_config_file(
+            "config", DEFAULT_CONFIG, "Experiment file: configs/NAME.py[:VARIANT].",
+            lock_config=True, sys_argv=argv)
+    except (AttributeError, KeyError) as error:
+        app.fail(argv[0], app.unknown_field_message(error, argv))
+
+
+def main(argv, config_flag):
     if len(argv) > 1:
         raise app.TfllmError(f"unexpected arguments {argv[1:]}; flags look like --name=value")
     import tfllm  # pylint: disable=import-outside-toplevel
 
-    config = _CONFIG.value
+    try:
+        config = config_flag.value
+    except OSError as error:  # a --config inside a --flagfile that does not load
+        raise app.TfllmError(f"--config: {str(error).splitlines()[-1].strip()}") from error
     workdir = _WORKDIR.value or os.path.join("runs", config.experiment)
     report = tfllm.train(config, workdir)
     minutes, seconds = divmod(int(report["wall_seconds"]), 60)
@@ -33,4 +54,5 @@ def main(argv):
 
 
 def run(argv):
-    app.run(main, argv)
+    config_flag = define_config_flag(argv)
+    app.run(lambda args: main(args, config_flag), argv)
