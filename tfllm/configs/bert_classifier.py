@@ -90,4 +90,5 @@ def get_config(variant=""):
         train.verbose = 0
     elif variant:
         raise ValueError(f"unknown variant {variant!r} of bert_classifier: expected '' or 'smoke'")
+    config.lock()  # a mistyped field is an error, from Python as from flags
     return config

@@ -1,0 +1,62 @@
+"""The Python API: tfllm.train and tfllm.load on a CSV of our own."""
+
+import json
+
+import numpy as np
+import pytest
+
+import tfllm
+from tests.helpers import smoke_config, toy_topics, write_csv
+from tfllm.errors import DataError
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("api")
+    config = smoke_config(train=write_csv(tmp / "train.csv", toy_topics(60)),
+                          validation_fraction=0.25, batch_size=8)
+    config.train.epochs = 5
+    config.train.steps_per_epoch = 0
+    config.train.learning_rate = 0.01
+    workdir = str(tmp / "run")
+    return tfllm.train(config, workdir), workdir
+
+
+def test_train_returns_the_validation_report_it_saved(trained):
+    report, workdir = trained
+    with open(f"{workdir}/eval.json", encoding="utf-8") as f:
+        saved = json.load(f)
+    assert saved["accuracy"] == report["accuracy"]
+    assert report["accuracy"] > report["majority_baseline"]
+    assert report["workdir"] == workdir and report["wall_seconds"] > 0
+
+
+def test_loaded_run_reproduces_the_trained_models_predictions(trained):
+    report, workdir = trained
+    classifier = tfllm.load(workdir)
+    reloaded = classifier.evaluate()
+    assert reloaded["confusion_matrix"] == report["confusion_matrix"]
+    assert reloaded["accuracy"] == report["accuracy"]
+
+
+def test_predict_returns_labels_and_normalised_probabilities(trained):
+    _, workdir = trained
+    results = tfllm.load(workdir).predict(["the team scored a goal", "cheese and bread"])
+    assert [r["label"] for r in results] == ["sport", "food"]
+    for result in results:
+        assert set(result["probabilities"]) == {"food", "sport"}
+        assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert result["score"] == max(result["probabilities"].values())
+
+
+def test_cleaning_applies_at_prediction_time(trained):
+    _, workdir = trained
+    classifier = tfllm.load(workdir)
+    plain = classifier.probabilities(["the team scored a goal"])
+    messy = classifier.probabilities(["  THE   Team scored\ta GOAL "])
+    np.testing.assert_allclose(plain, messy, rtol=1e-5)
+
+
+def test_load_of_a_directory_without_a_run_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="no model.keras"):
+        tfllm.load(str(tmp_path))
