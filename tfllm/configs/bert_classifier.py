@@ -30,6 +30,7 @@ def get_config(variant=""):
     data.max_seq_length = 64  # Tokens per example, [CLS] and [SEP]s included.
     data.batch_size = 32  # Examples per training step (global, across replicas).
     data.shuffle_buffer = 10_000  # Examples in the shuffle buffer.
+    data.token_mask_rate = 0.0  # Training augmentation: share of tokens replaced by [MASK].
 
     data.cleaning = cleaning = ml_collections.ConfigDict()
     cleaning.strip_html = False  # Remove HTML tags and decode common entities.
@@ -62,6 +63,7 @@ def get_config(variant=""):
     train.decay = "linear"  # After warmup: 'linear', 'cosine' or 'constant'.
     train.end_learning_rate_ratio = 0.0  # Final learning rate as a share of the peak.
     train.weight_decay = 0.01  # AdamW decoupled decay; not applied to LayerNorm, bias, embeddings.
+    train.ema_momentum = 0.0  # Keep an exponential moving average of weights; 0 = off.
     train.clipnorm = 1.0  # Global gradient-norm clipping; 0 = off.
     train.label_smoothing = 0.1  # Cross-entropy label smoothing.
     train.l2 = 0.0  # Optional L2 penalty on kernels (in addition to weight decay).

@@ -33,6 +33,9 @@ def build_classifier(backbone, num_classes, dropout, pooling="cls"):
         "segment_ids": keras.Input((None,), dtype="int32", name="segment_ids"),
         "padding_mask": keras.Input((None,), dtype="bool", name="padding_mask"),
     }
+    # The [CLS] pooler gets no gradient under mean pooling; freezing it keeps
+    # the optimizer from warning about (and decaying) weights that do nothing.
+    backbone.get_layer("pooled_dense").trainable = False
     sequence = backbone(inputs)["sequence_output"]
     pooled = MaskedMeanPooling(name="mean_pooling")((sequence, inputs["padding_mask"]))
     pooled = keras.layers.Dropout(dropout, name="head_dropout")(pooled)

@@ -36,6 +36,9 @@ def build_optimizer(train_config, steps_per_epoch):
         beta_2=0.999,
         epsilon=1e-6,
         global_clipnorm=train_config.clipnorm or None,
+        # The averaged weights replace the trained ones when fit ends.
+        use_ema=bool(train_config.ema_momentum),
+        ema_momentum=train_config.ema_momentum or 0.99,
     )
     # Keras matches these against Keras variable names ("gamma") on some paths and
     # against TF variable names ("layer/gamma:0") on the TF backend's update path,
