@@ -4,6 +4,7 @@ Order matters: the config is validated and the data read and checked before
 any model is built, so bad input fails in seconds, not after an epoch.
 """
 
+import contextlib
 import json
 import os
 import time
@@ -27,12 +28,22 @@ from tfllm.training import optimizers
 from tfllm.workdir import Paths
 
 
-def set_runtime(config):
-    """Applies seeds, determinism and precision before anything is built."""
+@contextlib.contextmanager
+def runtime(config):
+    """Applies seeds, determinism and precision for one run; restores the precision after.
+
+    The Keras precision policy is process-global; restoring it keeps one
+    bfloat16 run from changing models built later in the same process.
+    """
+    previous = keras.mixed_precision.global_policy()
     keras.utils.set_random_seed(config.seed)
     if config.runtime.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_global_policy(config.runtime.mixed_precision)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def vocabulary_for(config, examples, paths):
@@ -89,8 +100,55 @@ def predict_ids(model, dataset):
     return np.concatenate(y_true), probabilities.argmax(-1), probabilities
 
 
-def _print(message):
-    print(message, flush=True)
+def write_json(path, value):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2)
+
+
+def prepare_workdir(config, paths):
+    """Reads the data and writes tokenizer files, resolved config and data report.
+
+    Returns:
+        (examples, vocabulary, resolved config).
+    """
+    if os.path.exists(paths.model) and not os.path.exists(paths.backup):
+        raise TfllmError(f"{paths.root} already holds a finished run (model.keras); "
+                         "choose another --workdir or delete it")
+    examples = examples_lib.prepare(config.data)
+    print(f"data: {json.dumps(examples.report)}", flush=True)
+    if len(examples.train) < config.data.batch_size:
+        raise DataError(
+            f"{config.data.train}: {len(examples.train)} training examples is less than one "
+            f"batch (--config.data.batch_size={config.data.batch_size})")
+    paths.make_dirs()
+    vocabulary = vocabulary_for(config, examples, paths)
+    tokenizer_lib.save_vocabulary(vocabulary, paths.vocabulary)
+    labels_lib.save_labels(examples.labels, paths.labels)
+    resolved = resolve(config, len(vocabulary))
+    config_lib.save(resolved, paths.config)
+    write_json(paths.data_report, examples.report)
+    return examples, vocabulary, resolved
+
+
+def fit(config, paths, examples, vocabulary):
+    """Builds, compiles and trains the model; returns it with the validation dataset."""
+    preprocessor = pipeline.build_preprocessor(
+        tokenizer_lib.build_tokenizer(vocabulary), config.data.max_seq_length)
+    train_ds = pipeline.classification_dataset(
+        examples.train, examples.labels, preprocessor, config.data, training=True, seed=config.seed)
+    val_ds = pipeline.classification_dataset(
+        examples.validation, examples.labels, preprocessor, config.data, training=False)
+    full_epoch = len(examples.train) // config.data.batch_size
+    steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
+
+    model = build_model(config, len(vocabulary), len(examples.labels))
+    compile_model(model, config, steps_per_epoch)
+    callbacks = callbacks_lib.standard_callbacks(
+        config.train, paths, config.data.batch_size, pipeline.mean_tokens(train_ds))
+    model.fit(train_ds.repeat(), validation_data=val_ds, epochs=config.train.epochs,
+              steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=config.train.verbose,
+              shuffle=False)  # the dataset shuffles itself
+    return model, val_ds
 
 
 def train_and_evaluate(config, workdir):
@@ -106,51 +164,13 @@ def train_and_evaluate(config, workdir):
     start = time.perf_counter()
     config_lib.validate(config)
     paths = Paths(workdir)
-    if os.path.exists(paths.model) and not os.path.exists(paths.backup):
-        raise TfllmError(f"{workdir} already holds a finished run (model.keras); "
-                        "choose another --workdir or delete it")
-    examples = examples_lib.prepare(config.data)
-    _print(f"data: {json.dumps(examples.report)}")
-    paths.make_dirs()
-    set_runtime(config)
-
-    vocabulary = vocabulary_for(config, examples, paths)
-    tokenizer_lib.save_vocabulary(vocabulary, paths.vocabulary)
-    labels_lib.save_labels(examples.labels, paths.labels)
-    resolved = resolve(config, len(vocabulary))
-    config_lib.save(resolved, paths.config)
-    with open(paths.data_report, "w", encoding="utf-8") as f:
-        json.dump(examples.report, f, indent=2)
-
-    preprocessor = pipeline.build_preprocessor(
-        tokenizer_lib.build_tokenizer(vocabulary), config.data.max_seq_length)
-    train_ds = pipeline.classification_dataset(
-        examples.train, examples.labels, preprocessor, config.data, training=True, seed=config.seed)
-    val_ds = pipeline.classification_dataset(
-        examples.validation, examples.labels, preprocessor, config.data, training=False)
-    full_epoch = len(examples.train) // config.data.batch_size
-    if full_epoch == 0:
-        raise DataError(
-            f"{config.data.train}: {len(examples.train)} training examples is less than one "
-            f"batch (--config.data.batch_size={config.data.batch_size})")
-    steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
-    tokens_per_example = pipeline.mean_tokens(train_ds)
-
-    model = build_model(resolved, len(vocabulary), len(examples.labels))
-    compile_model(model, resolved, steps_per_epoch)
-    callbacks = callbacks_lib.standard_callbacks(
-        config.train, paths, config.data.batch_size, tokens_per_example)
-    model.fit(train_ds.repeat(), validation_data=val_ds, epochs=config.train.epochs,
-              steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=config.train.verbose,
-              shuffle=False)  # the dataset shuffles itself
-    model.save(paths.model)
-
-    y_true, y_pred, _ = predict_ids(model, val_ds)
+    examples, vocabulary, resolved = prepare_workdir(config, paths)
+    with runtime(resolved):
+        model, val_ds = fit(resolved, paths, examples, vocabulary)
+        model.save(paths.model)
+        y_true, y_pred, _ = predict_ids(model, val_ds)
     report = classification.classification_report(y_true, y_pred, examples.labels)
     report["majority_baseline"] = classification.majority_baseline(y_true, len(examples.labels))
     report["split"] = "validation"
-    with open(paths.eval, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
-    report["wall_seconds"] = round(time.perf_counter() - start, 1)
-    report["workdir"] = workdir
-    return report
+    write_json(paths.eval, report)
+    return {**report, "wall_seconds": round(time.perf_counter() - start, 1), "workdir": workdir}
