@@ -13,7 +13,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Importing keras_hub registers its layers, so model.keras files load after `import tfllm`.
 import keras_hub  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
-from tfllm.training import schedules  # noqa: E402,F401  registers WarmupDecay
+# Registers tfllm's serializable Keras objects (the schedule, the pooling layer).
+from tfllm.models import pooling  # noqa: E402,F401
+from tfllm.training import schedules  # noqa: E402,F401
 
 __version__ = "0.1.0"
 

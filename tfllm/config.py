@@ -53,7 +53,6 @@ def validate(config):
         ("data.max_seq_length", lambda v: 4 <= v <= 512, "an integer in [4, 512]"),
         ("data.batch_size", positive, "a positive integer"),
         ("data.shuffle_buffer", positive, "a positive integer"),
-        ("data.token_mask_rate", fraction, "a rate in [0, 1)"),
         ("data.cleaning.unicode_normalization", lambda v: v in UNICODE_FORMS,
          f"one of {UNICODE_FORMS}"),
         ("tokenizer.vocabulary_size", lambda v: v >= 16, "an integer >= 16"),

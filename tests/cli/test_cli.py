@@ -62,6 +62,12 @@ def test_smoke_run_writes_the_work_directory_contract(tmp_path):
     resolved = json.loads((workdir / "config.json").read_text())
     assert resolved["model"]["backbone"]["hidden_dim"] == 16
     assert len((workdir / "tokenizer/labels.txt").read_text().splitlines()) == 21
+    # model.keras loads in a fresh process that imports only tfllm and keras.
+    loads = subprocess.run(
+        [sys.executable, "-c", "import sys, tfllm, keras; "
+         "m = keras.saving.load_model(sys.argv[1]); print(m.count_params())",
+         str(workdir / "model.keras")], capture_output=True, text=True, check=False)
+    assert loads.returncode == 0 and int(loads.stdout.split()[-1]) > 0, loads.stderr[-3000:]
     # A finished run is never overwritten by accident.
     again = tfllm("train", SMOKE, f"--workdir={workdir}")
     assert again.returncode == 2 and "already holds a finished run" in error_line(again)

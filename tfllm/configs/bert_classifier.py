@@ -30,7 +30,6 @@ def get_config(variant=""):
     data.max_seq_length = 64  # Tokens per example, [CLS] and [SEP]s included.
     data.batch_size = 32  # Examples per training step (global, across replicas).
     data.shuffle_buffer = 10_000  # Examples in the shuffle buffer.
-    data.token_mask_rate = 0.0  # Training augmentation: share of tokens replaced by [MASK].
 
     data.cleaning = cleaning = ml_collections.ConfigDict()
     cleaning.strip_html = False  # Remove HTML tags and decode common entities.
@@ -56,7 +55,7 @@ def get_config(variant=""):
     model.head_dropout = 0.1  # Dropout before the classification layer.
 
     config.train = train = ml_collections.ConfigDict()
-    train.epochs = 30  # Passes over the training data.
+    train.epochs = 15  # Passes over the training data.
     train.steps_per_epoch = 0  # 0 = one full pass; otherwise stop each epoch after N steps.
     train.learning_rate = 5e-4  # Peak learning rate, reached at the end of warmup.
     train.warmup_fraction = 0.1  # Share of all steps spent warming up linearly from 0.

@@ -65,31 +65,8 @@ def classification_dataset(records, labels, preprocessor, data_config, training,
         dataset = dataset.shuffle(data_config.shuffle_buffer, seed=seed,
                                   reshuffle_each_iteration=True)
     dataset = dataset.batch(data_config.batch_size, drop_remainder=training)
-    if training and data_config.token_mask_rate:
-        mask = token_masker(data_config.token_mask_rate, preprocessor.tokenizer, seed)
-        dataset = dataset.map(lambda x, y: (mask(x), y), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
-
-def token_masker(rate, tokenizer, seed=0):
-    """Returns a function replacing each word-piece token by [MASK] with probability `rate`.
-
-    A cheap augmentation for small data: every epoch sees each sentence with a
-    different few words hidden, so the classifier cannot lean on one token.
-    Special tokens ([CLS], [SEP], padding) are never masked.
-    """
-    special = tf.constant(sorted({tokenizer.pad_token_id, tokenizer.start_token_id,
-                                  tokenizer.end_token_id}), tf.int32)
-    generator = tf.random.Generator.from_seed(seed)
-
-    def mask(features):
-        token_ids = features["token_ids"]
-        is_special = tf.reduce_any(token_ids[..., None] == special, axis=-1)
-        hit = (generator.uniform(tf.shape(token_ids)) < rate) & ~is_special
-        masked = tf.where(hit, tf.cast(tokenizer.mask_token_id, token_ids.dtype), token_ids)
-        return {**features, "token_ids": masked}
-
-    return mask
 
 
 def mean_tokens(dataset):
