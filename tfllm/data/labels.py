@@ -1,5 +1,6 @@
 """The label vocabulary: label strings <-> class ids, saved as labels.txt."""
 
+from tfllm.data.line_files import read_lines, write_lines
 from tfllm.errors import DataError
 
 
@@ -21,14 +22,12 @@ def _is_int(text):
 
 def save_labels(labels, path):
     """Writes one label per line; the line number is the class id."""
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(f"{label}\n" for label in labels)
+    write_lines(path, labels)
 
 
 def load_labels(path):
     """Reads labels.txt written by `save_labels`."""
-    with open(path, encoding="utf-8") as f:
-        labels = [line.rstrip("\n") for line in f]
+    labels = read_lines(path)
     if len(labels) < 2:
         raise DataError(f"{path}: expected at least 2 labels, found {len(labels)}")
     return labels

@@ -10,6 +10,7 @@ import keras_hub
 import tensorflow as tf
 from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
 
+from tfllm.data.line_files import read_lines, write_lines
 from tfllm.errors import DataError
 
 RESERVED_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -36,14 +37,12 @@ def learn_vocabulary(texts, vocabulary_size, min_frequency=2):
 
 def save_vocabulary(vocabulary, path):
     """Writes one token per line (the BERT vocab.txt format)."""
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(f"{token}\n" for token in vocabulary)
+    write_lines(path, vocabulary)
 
 
 def load_vocabulary(path):
     """Reads a BERT vocab.txt and checks it has the special tokens BERT needs."""
-    with open(path, encoding="utf-8") as f:
-        vocabulary = [line.rstrip("\n") for line in f]
+    vocabulary = read_lines(path)
     missing = [t for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]") if t not in vocabulary]
     if missing:
         raise DataError(f"{path}: vocabulary lacks special tokens {missing}")
