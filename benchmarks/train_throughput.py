@@ -1,0 +1,83 @@
+"""Training throughput of the default model under each precision / XLA setting.
+
+Every variant trains the same model on the same cached batches of the default
+corpus; the first is the baseline and each row prints its ratio to it.
+
+    python benchmarks/train_throughput.py [--steps=40] [--size=mini]
+"""
+
+import sys
+import time
+
+import keras
+
+import tfllm  # noqa: F401  sets the Keras backend
+from tfllm.configs import bert_classifier
+from tfllm.data import examples as examples_lib
+from tfllm.data import pipeline
+from tfllm.data import tokenizer as tokenizer_lib
+from tfllm.training import loop
+
+VARIANTS = [  # (name, mixed_precision, jit_compile); the first is the baseline
+    ("float32", "float32", False),
+    ("mixed_bfloat16", "mixed_bfloat16", False),
+    ("float32 + XLA", "float32", True),
+    ("mixed_bfloat16 + XLA", "mixed_bfloat16", True),
+]
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Seconds for the steps after `skip` (tracing and warm-up excluded)."""
+
+    def __init__(self, skip):
+        super().__init__()
+        self.skip = skip
+        self.start = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch + 1 == self.skip:
+            self.start = time.perf_counter()
+
+    def on_train_end(self, logs=None):
+        self.seconds = time.perf_counter() - self.start
+
+
+def examples_per_second(config, train_ds, vocabulary_size, num_labels, steps, skip=5):
+    with loop.runtime(config):
+        model = loop.build_model(config, vocabulary_size, num_labels)
+        loop.compile_model(model, config, steps_per_epoch=steps)
+        timer = StepTimer(skip)
+        model.fit(train_ds.repeat(), epochs=1, steps_per_epoch=steps + skip, callbacks=[timer],
+                  verbose=0)
+    return steps * config.data.batch_size / timer.seconds
+
+
+def main(argv):
+    options = dict(arg.lstrip("-").split("=", 1) for arg in argv[1:])
+    steps = int(options.get("steps", 40))
+    config = bert_classifier.get_config()
+    config.model.size = options.get("size", config.model.size)
+    examples = examples_lib.prepare(config.data)
+    texts = [r.text.lower() for r in examples.train]
+    vocabulary = tokenizer_lib.learn_vocabulary(texts, config.tokenizer.vocabulary_size)
+    config = loop.resolve(config, len(vocabulary))
+    preprocessor = pipeline.build_preprocessor(
+        tokenizer_lib.build_tokenizer(vocabulary), config.data.max_seq_length)
+    train_ds = pipeline.classification_dataset(
+        examples.train, examples.labels, preprocessor, config.data, training=True)
+    pipeline.mean_tokens(train_ds)  # fill the cache before timing
+    print(f"model {config.model.size}, batch {config.data.batch_size}, "
+          f"sequence {config.data.max_seq_length}, {steps} timed steps")
+    print("| variant | examples/sec | ratio to float32 |")
+    print("|---|---|---|")
+    baseline = None
+    for name, precision, jit in VARIANTS:
+        config.runtime.mixed_precision = precision
+        config.runtime.jit_compile = jit
+        speed = examples_per_second(config, train_ds, len(vocabulary), len(examples.labels), steps)
+        baseline = baseline or speed
+        print(f"| {name} | {speed:.1f} | {speed / baseline:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
