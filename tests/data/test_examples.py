@@ -56,6 +56,8 @@ def test_bad_rows_under_the_limit_are_reported_not_hidden(tmp_path):
     assert result.report["bad_rows"] == 2
     assert result.report["bad_row_examples"][0].endswith("d.csv:42: missing text in column 'text'")
     assert "d.csv:43" in result.report["bad_row_examples"][1]
+    text = examples.describe(result.report)
+    assert "42 rows read, 2 bad" in text and "d.csv:42: missing text" in text
 
 
 def test_validation_file_with_an_unknown_label_is_a_bad_row(tmp_path):

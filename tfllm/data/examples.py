@@ -134,3 +134,15 @@ def prepare(data_config):
         "num_labels": len(labels),
     }
     return Examples(train, validation, labels, report)
+
+
+def describe(report):
+    """The report as lines for the run log: counts first, then each listed bad row."""
+    lines = [f"data: {report['rows_read']} rows read, {report['bad_rows']} bad, "
+             f"{report['duplicates_removed']} exact duplicates removed; "
+             f"{report['train_examples']} train / {report['validation_examples']} validation "
+             f"examples, {report['num_labels']} labels"]
+    lines += [f"  bad row {row}" for row in report["bad_row_examples"]]
+    if report["bad_rows"] > len(report["bad_row_examples"]):
+        lines.append(f"  ... {report['bad_rows'] - len(report['bad_row_examples'])} more bad rows")
+    return "\n".join(lines)

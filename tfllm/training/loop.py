@@ -115,7 +115,7 @@ def prepare_workdir(config, paths):
         raise TfllmError(f"{paths.root} already holds a finished run (model.keras); "
                          "choose another --workdir or delete it")
     examples = examples_lib.prepare(config.data)
-    print(f"data: {json.dumps(examples.report)}", flush=True)
+    print(examples_lib.describe(examples.report), flush=True)
     if len(examples.train) < config.data.batch_size:
         raise DataError(
             f"{config.data.train}: {len(examples.train)} training examples is less than one "
