@@ -116,3 +116,11 @@ def test_unknown_command_and_help():
     assert tfllm("fly").returncode == 2
     result = tfllm("--help")
     assert result.returncode == 0 and "train" in result.stdout and "predict" in result.stdout
+
+
+def test_flagfile_overrides_reach_the_config(tmp_path):
+    flagfile = tmp_path / "flags.txt"
+    flagfile.write_text(f"{SMOKE}\n--config.train.learning_rate=-2.0\n", encoding="utf-8")
+    result = tfllm("train", f"--flagfile={flagfile}", f"--workdir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert "--config.train.learning_rate: got -2.0" in error_line(result)
