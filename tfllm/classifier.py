@@ -40,7 +40,11 @@ class TextClassifier:
         self.model = keras.saving.load_model(paths.model, compile=False)
         tokenizer = tokenizer_lib.build_tokenizer(tokenizer_lib.load_vocabulary(paths.vocabulary))
         self.preprocessor = pipeline.build_preprocessor(tokenizer, self.config.data.max_seq_length)
-        self._features = pipeline.features_fn(self.preprocessor, self.config.data.cleaning)
+        # A tf.function runs the same TensorFlow tokenization path as training's
+        # tf.data pipeline (keras-hub takes a pure-Python path when eager).
+        self._features = tf.function(
+            pipeline.features_fn(self.preprocessor, self.config.data.cleaning),
+            reduce_retracing=True)
 
     def probabilities(self, texts, text_pairs=None, batch_size=64):
         """Returns class probabilities, shape (len(texts), num_labels)."""
