@@ -48,7 +48,7 @@ def examples_per_second(config, train_ds, vocabulary_size, num_labels, steps, sk
         loop.compile_model(model, config, steps_per_epoch=steps)
         timer = StepTimer(skip)
         model.fit(train_ds.repeat(), epochs=1, steps_per_epoch=steps + skip, callbacks=[timer],
-                  verbose=0)
+                  verbose=0, shuffle=False)
     return steps * config.data.batch_size / timer.seconds
 
 
