@@ -105,7 +105,9 @@ def test_own_csv_with_string_labels_trains_evaluates_and_predicts(tmp_path):
     assert [row["label"] for row in rows] == ["sport", "food"]
     assert sum(rows[0]["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
 
-    from_file = tfllm("predict", f"--workdir={workdir}", f"--input={test}", "--top_k=1")
+    unlabelled = tmp_path / "unlabelled.csv"
+    unlabelled.write_text("text\nthe goal of the match\nbread with cheese\n", encoding="utf-8")
+    from_file = tfllm("predict", f"--workdir={workdir}", f"--input={unlabelled}", "--top_k=1")
     assert from_file.returncode == 0, from_file.stderr[-3000:]
     rows = [json.loads(line) for line in from_file.stdout.splitlines()]
     assert [row["text"] for row in rows] == ["the goal of the match", "bread with cheese"]

@@ -17,13 +17,15 @@ _TOP_K = flags.DEFINE_integer("top_k", 3, "Probabilities printed per text (the m
 
 def _texts(classifier):
     if _INPUT.value:
-        import tfllm.data.examples as examples_lib  # pylint: disable=import-outside-toplevel
-        records = examples_lib.read(_INPUT.value, classifier.config.data)
-        bad = [r for r in records if r.problem and "label" not in r.problem]
+        from tfllm.data import sources  # pylint: disable=import-outside-toplevel
+        data = classifier.config.data
+        records = sources.read_records(  # labels, if the file has them, are not needed
+            _INPUT.value, text_column=data.text_column, text_pair_column=data.text_pair_column,
+            label_column="", data_dir=data.tfds_data_dir)
+        bad = [r for r in records if r.problem]
         if bad:
             raise app.TfllmError(f"{bad[0].origin}: {bad[0].problem}")
-        pairs = [r.text_pair or "" for r in records] if classifier.config.data.text_pair_column \
-            else None
+        pairs = [r.text_pair or "" for r in records] if data.text_pair_column else None
         return [r.text for r in records], pairs
     if not _TEXT.value:
         raise app.TfllmError("nothing to predict: pass --text=... (repeatable) or --input=FILE")
