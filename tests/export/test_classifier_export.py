@@ -1,0 +1,90 @@
+"""Exported classifiers: load with only tensorflow + tensorflow_text, match the Keras model."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tfllm
+from tests.helpers import smoke_config
+from tfllm.errors import TfllmError
+from tfllm.export import writer
+
+EDGE_CASES = ["What is AI?", "", "   \t ", "word " * 500, "😀 mixed Ελληνικά 中文 العربية",
+              "<b>Who</b> WROTE   Hamlet?"]
+
+# Runs in a fresh interpreter: only tensorflow and tensorflow_text are imported.
+LOAD_AND_RUN = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # registers the tokenizer ops, as TF Serving builds do
+serving = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+texts = json.loads(sys.stdin.read())
+out = serving(text=tf.constant(texts, tf.string))
+assert not {"tfllm", "keras_hub"} & set(sys.modules), "only tensorflow may be imported"
+print(json.dumps({"probabilities": out["probabilities"].numpy().tolist(),
+                  "label_id": out["label_id"].numpy().tolist(),
+                  "label": [x.decode() for x in out["label"].numpy()]}))
+"""
+
+
+def serve_in_fresh_process(version_dir, texts):
+    result = subprocess.run([sys.executable, "-c", LOAD_AND_RUN, version_dir],
+                            input=json.dumps(texts), capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("export") / "run")
+    config = smoke_config()
+    tfllm.train(config, workdir)
+    return workdir
+
+
+@pytest.mark.slow
+def test_export_matches_the_keras_model_on_edge_cases(run, tmp_path):
+    version_dir = writer.export(run, str(tmp_path / "export"))
+    assert version_dir == str(tmp_path / "export" / "1")
+    assert sorted(os.listdir(os.path.join(version_dir, "assets"))) == ["labels.txt", "vocab.txt"]
+    classifier = tfllm.load(run)
+    served = serve_in_fresh_process(version_dir, EDGE_CASES)
+    np.testing.assert_allclose(served["probabilities"], classifier.probabilities(EDGE_CASES),
+                               atol=1e-5)
+    expected = [r["label"] for r in classifier.predict(EDGE_CASES)]
+    assert served["label"] == expected
+    assert served["label_id"] == [classifier.labels.index(label) for label in expected]
+
+
+@pytest.mark.slow
+def test_batches_of_one_and_512_are_well_formed(run, tmp_path):
+    version_dir = writer.export(run, str(tmp_path / "export"))
+    assert len(serve_in_fresh_process(version_dir, ["one"])["label"]) == 1
+    big = serve_in_fresh_process(version_dir, [f"text {i}" for i in range(512)])
+    assert np.asarray(big["probabilities"]).shape == (512, 21)
+    np.testing.assert_allclose(np.sum(big["probabilities"], axis=1), 1.0, atol=1e-5)
+
+
+def test_versions_count_up_and_are_never_overwritten(run, tmp_path):
+    export_dir = str(tmp_path / "export")
+    os.makedirs(os.path.join(export_dir, "3"))
+    assert writer.next_version(export_dir) == 4
+    with pytest.raises(TfllmError, match="versions are never overwritten"):
+        writer.export(run, export_dir, version=3)
+
+
+def test_failed_export_leaves_no_partial_version(run, tmp_path, monkeypatch):
+    export_dir = str(tmp_path / "export")
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writer.tf.saved_model, "save", fail)
+    with pytest.raises(OSError, match="disk full"):
+        writer.export(run, export_dir)
+    assert os.listdir(export_dir) == []

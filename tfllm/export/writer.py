@@ -1,0 +1,54 @@
+"""Writes a trained run as a TF Serving model version: EXPORT_DIR/<version>/.
+
+The version directory appears only when complete: the SavedModel is written
+to a temporary sibling and renamed, so a failed export leaves nothing behind,
+and an existing version is never overwritten.
+"""
+
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from tfllm.classifier import TextClassifier
+from tfllm.data import pipeline
+from tfllm.errors import TfllmError
+from tfllm.export.classifier_module import ClassifierModule
+from tfllm.workdir import Paths
+
+
+def next_version(export_dir):
+    """Returns 1 + the largest integer version under `export_dir` (1 if none)."""
+    if not os.path.isdir(export_dir):
+        return 1
+    versions = [int(name) for name in os.listdir(export_dir) if name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def export(workdir, export_dir, version=None):
+    """Exports the finished run in `workdir`; returns the version directory written."""
+    version = next_version(export_dir) if version is None else int(version)
+    target = os.path.join(export_dir, str(version))
+    if os.path.exists(target):
+        raise TfllmError(f"{target} exists; versions are never overwritten "
+                         f"(the next free one is {next_version(export_dir)})")
+    classifier = TextClassifier(workdir)
+    config = classifier.config
+    module = ClassifierModule(
+        classifier.model,
+        pipeline.features_fn(classifier.preprocessor, config.data.cleaning),
+        classifier.labels,
+        pair=bool(config.data.text_pair_column))
+    paths = Paths(workdir)
+    module.vocabulary_file = tf.saved_model.Asset(paths.vocabulary)
+    module.labels_file = tf.saved_model.Asset(paths.labels)
+    os.makedirs(export_dir, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir)
+    try:
+        tf.saved_model.save(module, staging, signatures=module.signatures())
+        os.rename(staging, target)
+    finally:
+        if os.path.exists(staging):
+            shutil.rmtree(staging)
+    return target
