@@ -3,6 +3,7 @@
 Python API:
     tfllm.train(config, workdir)  -> evaluation report of the finished run
     tfllm.load(workdir)           -> TextClassifier with predict() and evaluate()
+    tfllm.export(workdir, export_dir[, version]) -> the TF Serving version directory written
 """
 
 import os
@@ -30,3 +31,9 @@ def load(workdir):
     """Loads a finished run for prediction and evaluation on raw text."""
     from tfllm.classifier import TextClassifier  # pylint: disable=import-outside-toplevel
     return TextClassifier(workdir)
+
+
+def export(workdir, export_dir, version=None):
+    """Writes a finished run as TF Serving model version EXPORT_DIR/<version>/; returns its path."""
+    from tfllm.serving import writer  # pylint: disable=import-outside-toplevel
+    return writer.export(workdir, export_dir, version)

@@ -5,6 +5,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from tfllm.errors import TfllmError  # noqa: F401  re-exported for the commands
 
@@ -55,6 +56,8 @@ def run(main, argv):
             fail(program, unknown_field_message(error, args))
 
     def guarded_main(args):
+        if not flags.FLAGS["verbosity"].present:
+            logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the output
         try:
             return main(args)
         except TfllmError as error:

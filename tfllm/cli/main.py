@@ -7,6 +7,7 @@ COMMANDS = {
     "train": "Train the experiment a config describes (default: BERT topic classifier).",
     "evaluate": "Evaluate a finished run on its validation split or a data file.",
     "predict": "Predict labels for texts with a finished run.",
+    "export": "Write a finished run as a TF Serving SavedModel version.",
 }
 
 USAGE = "usage: tfllm {" + ",".join(COMMANDS) + "} [--flags]   (tfllm COMMAND --help for flags)"

@@ -9,6 +9,13 @@ tensorflow-text ops) needs nothing but the SavedModel directory.
 import tensorflow as tf
 
 
+class _Untracked:
+    """Holds an object that the SavedModel must not walk (see ClassifierModule)."""
+
+    def __init__(self, value):
+        self.value = value
+
+
 class ClassifierModule(tf.Module):
     """Serving functions over a trained classifier.
 
@@ -22,13 +29,19 @@ class ClassifierModule(tf.Module):
 
     def __init__(self, model, to_features, labels, pair=False):
         super().__init__(name="tfllm_classifier")
-        self.model = model
+        # Tracking the Keras model object saves only part of its variables under
+        # object paths that TF1-style loaders (TF Serving, saved_model_cli run)
+        # cannot restore; tracking it *and* the variables stores each weight
+        # twice. So the model stays untracked, and its variables are tracked
+        # once, as the plain tf.Variables its traced functions read.
+        self._model = _Untracked(model)
+        self.model_variables = [variable.value for variable in model.variables]
         self._to_features = to_features
         self._labels = tf.constant(labels, tf.string)
         self.pair = pair
 
     def _outputs(self, features):
-        logits = tf.cast(self.model(features, training=False), tf.float32)
+        logits = tf.cast(self._model.value(features, training=False), tf.float32)
         probabilities = tf.nn.softmax(logits, axis=-1)
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
         return {"probabilities": probabilities, "label_id": label_id,
@@ -40,15 +53,22 @@ class ClassifierModule(tf.Module):
     def serve_text_pair(self, text, text_pair):
         return self._outputs(self._to_features(text, text_pair))
 
+    def serve_examples(self, serialized):
+        spec = {"text": tf.io.FixedLenFeature([], tf.string)}
+        if self.pair:
+            spec["text_pair"] = tf.io.FixedLenFeature([], tf.string)
+        parsed = tf.io.parse_example(serialized, spec)
+        texts = (parsed["text"], parsed["text_pair"]) if self.pair else (parsed["text"],)
+        return self._outputs(self._to_features(*texts))
+
     def serve_token_ids(self, token_ids, segment_ids, padding_mask):
         features = {"token_ids": token_ids, "segment_ids": segment_ids,
                     "padding_mask": padding_mask}
-        return {"logits": tf.cast(self.model(features, training=False), tf.float32)}
+        return {"logits": tf.cast(self._model.value(features, training=False), tf.float32)}
 
     def signatures(self):
         """Returns the concrete functions to save, by signature name."""
         text = tf.TensorSpec([None], tf.string, name="text")
-        ids = tf.TensorSpec([None, None], tf.int32)
         if self.pair:
             default = tf.function(self.serve_text_pair).get_concrete_function(
                 text, tf.TensorSpec([None], tf.string, name="text_pair"))
@@ -58,5 +78,7 @@ class ClassifierModule(tf.Module):
             tf.TensorSpec([None, None], tf.int32, name="token_ids"),
             tf.TensorSpec([None, None], tf.int32, name="segment_ids"),
             tf.TensorSpec([None, None], tf.bool, name="padding_mask"))
-        del ids
-        return {"serving_default": default, "serve_token_ids": token_ids}
+        examples = tf.function(self.serve_examples).get_concrete_function(
+            tf.TensorSpec([None], tf.string, name="examples"))
+        return {"serving_default": default, "serve_examples": examples,
+                "serve_token_ids": token_ids}

@@ -11,7 +11,7 @@ import pytest
 import tfllm
 from tests.helpers import smoke_config
 from tfllm.errors import TfllmError
-from tfllm.export import writer
+from tfllm.serving import writer
 
 EDGE_CASES = ["What is AI?", "", "   \t ", "word " * 500, "😀 mixed Ελληνικά 中文 العربية",
               "<b>Who</b> WROTE   Hamlet?"]
@@ -88,3 +88,53 @@ def test_failed_export_leaves_no_partial_version(run, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         writer.export(run, export_dir)
     assert os.listdir(export_dir) == []
+
+
+@pytest.mark.slow
+def test_each_weight_is_stored_once(run, tmp_path):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    version_dir = writer.export(run, str(tmp_path / "export"))
+    reader = tf.train.load_checkpoint(os.path.join(version_dir, "variables", "variables"))
+    stored = [k for k in reader.get_variable_to_shape_map() if k.endswith("VARIABLE_VALUE")]
+    model = tfllm.load(run).model
+    assert len(stored) == len(model.variables)
+    assert sum(reader.get_tensor(k).nbytes for k in stored) == sum(
+        v.numpy().nbytes for v in model.variables)
+
+
+@pytest.mark.slow
+def test_cli_export_then_saved_model_cli_show_and_run(run, tmp_path):
+    export_dir = tmp_path / "bert"
+    tfllm_bin = os.path.join(os.path.dirname(sys.executable), "tfllm")
+    result = subprocess.run([tfllm_bin, "export", f"--workdir={run}", f"--export_dir={export_dir}"],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"exported {export_dir / '1'}" in result.stdout
+    assert "signature_def['serve_examples']" in result.stdout
+    assert "FastWordpieceTokenizeWithOffsets" in result.stdout
+    assert "curl -s -X POST http://localhost:8501/v1/models/bert:predict" in result.stdout
+
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    show = subprocess.run([cli, "show", "--all", "--dir", str(export_dir / "1")],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert show.returncode == 0, show.stderr[-3000:]
+    assert "signature_def['serving_default']" in show.stdout
+    # `run` loads the graph the TF1 way, as TF Serving does; the tensorflow-text ops
+    # must be registered first, so saved_model_cli runs with tensorflow_text imported.
+    run_cli = ("import sys, tensorflow_text; from tensorflow.python.tools import saved_model_cli; "
+               "sys.argv[0] = 'saved_model_cli'; saved_model_cli.main()")
+    ran = subprocess.run(
+        [sys.executable, "-c", run_cli, "run", "--dir", str(export_dir / "1"), "--tag_set",
+         "serve", "--signature_def", "serving_default", "--input_exprs", 'text=["What is AI?"]'],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert "Result for output key label" in ran.stdout
+
+
+def test_warmup_requests_cover_every_signature(run, tmp_path):
+    from tfllm.serving import warmup  # pylint: disable=import-outside-toplevel
+    version_dir = writer.export(run, str(tmp_path / "export"))
+    logs = warmup.read_warmup_requests(version_dir)
+    names = [log.predict_log.request.model_spec.signature_name for log in logs]
+    assert names == ["serving_default", "serve_examples", "serve_token_ids"]
+    assert set(logs[2].predict_log.request.inputs) == {"token_ids", "segment_ids", "padding_mask"}

@@ -9,12 +9,14 @@ import os
 import shutil
 import tempfile
 
+import numpy as np
 import tensorflow as tf
 
 from tfllm.classifier import TextClassifier
 from tfllm.data import pipeline
 from tfllm.errors import TfllmError
-from tfllm.export.classifier_module import ClassifierModule
+from tfllm.serving.classifier_module import ClassifierModule
+from tfllm.serving.warmup import write_warmup_requests
 from tfllm.workdir import Paths
 
 
@@ -47,8 +49,28 @@ def export(workdir, export_dir, version=None):
     staging = tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir)
     try:
         tf.saved_model.save(module, staging, signatures=module.signatures())
+        write_warmup_requests(staging, warmup_requests(module))
         os.rename(staging, target)
     finally:
         if os.path.exists(staging):
             shutil.rmtree(staging)
     return target
+
+
+WARMUP_TEXTS = ["What is AI?", ""]
+
+
+def warmup_requests(module):
+    """One request per signature of a ClassifierModule, on WARMUP_TEXTS."""
+    texts = np.array(WARMUP_TEXTS, dtype=object)
+    inputs = {"text": texts, **({"text_pair": texts} if module.pair else {})}
+    examples = np.array([tf.train.Example(features=tf.train.Features(feature={
+        key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value[i].encode()]))
+        for key, value in inputs.items()})).SerializeToString() for i in range(len(texts))],
+        dtype=object)
+    features = module._to_features(*(tf.constant(v) for v in inputs.values()))  # pylint: disable=protected-access
+    return [
+        ("serving_default", inputs),
+        ("serve_examples", {"examples": examples}),
+        ("serve_token_ids", {key: value.numpy() for key, value in features.items()}),
+    ]
