@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tfllm
-from tests.helpers import smoke_config
+from tests.helpers import smoke_config, toy_topics, write_csv
 from tfllm.errors import TfllmError
 from tfllm.serving import writer
 
@@ -22,8 +22,8 @@ import json, sys
 import tensorflow as tf
 import tensorflow_text  # registers the tokenizer ops, as TF Serving builds do
 serving = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-texts = json.loads(sys.stdin.read())
-out = serving(text=tf.constant(texts, tf.string))
+inputs = json.loads(sys.stdin.read())
+out = serving(**{name: tf.constant(value, tf.string) for name, value in inputs.items()})
 assert not {"tfllm", "keras_hub"} & set(sys.modules), "only tensorflow may be imported"
 print(json.dumps({"probabilities": out["probabilities"].numpy().tolist(),
                   "label_id": out["label_id"].numpy().tolist(),
@@ -31,9 +31,10 @@ print(json.dumps({"probabilities": out["probabilities"].numpy().tolist(),
 """
 
 
-def serve_in_fresh_process(version_dir, texts):
+def serve_in_fresh_process(version_dir, texts, text_pairs=None):
+    inputs = {"text": texts, **({"text_pair": text_pairs} if text_pairs is not None else {})}
     result = subprocess.run([sys.executable, "-c", LOAD_AND_RUN, version_dir],
-                            input=json.dumps(texts), capture_output=True, text=True,
+                            input=json.dumps(inputs), capture_output=True, text=True,
                             timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.splitlines()[-1])
@@ -138,3 +139,18 @@ def test_warmup_requests_cover_every_signature(run, tmp_path):
     names = [log.predict_log.request.model_spec.signature_name for log in logs]
     assert names == ["serving_default", "serve_examples", "serve_token_ids"]
     assert set(logs[2].predict_log.request.inputs) == {"token_ids", "segment_ids", "padding_mask"}
+
+
+@pytest.mark.slow
+def test_pair_task_export_takes_text_and_text_pair(tmp_path):
+    rows = [(a, b, label) for (a, label), (b, _) in zip(toy_topics(30), toy_topics(30)[::-1])]
+    config = smoke_config(train=write_csv(tmp_path / "pairs.csv", rows,
+                                          header=("text", "text_pair", "label")),
+                          text_pair_column="text_pair")
+    workdir = str(tmp_path / "run")
+    tfllm.train(config, workdir)
+    version_dir = writer.export(workdir, str(tmp_path / "export"))
+    texts, pairs = ["the goal", "", "soup " * 300], ["bread", "team", ""]
+    served = serve_in_fresh_process(version_dir, texts, pairs)
+    np.testing.assert_allclose(served["probabilities"],
+                               tfllm.load(workdir).probabilities(texts, pairs), atol=1e-5)
