@@ -36,7 +36,7 @@ class ClassifierModule(tf.Module):
         # once, as the plain tf.Variables its traced functions read.
         self._model = _Untracked(model)
         self.model_variables = [variable.value for variable in model.variables]
-        self._to_features = to_features
+        self.to_features = to_features
         self._labels = tf.constant(labels, tf.string)
         self.pair = pair
 
@@ -48,10 +48,10 @@ class ClassifierModule(tf.Module):
                 "label": tf.gather(self._labels, label_id)}
 
     def serve_text(self, text):
-        return self._outputs(self._to_features(text))
+        return self._outputs(self.to_features(text))
 
     def serve_text_pair(self, text, text_pair):
-        return self._outputs(self._to_features(text, text_pair))
+        return self._outputs(self.to_features(text, text_pair))
 
     def serve_examples(self, serialized):
         spec = {"text": tf.io.FixedLenFeature([], tf.string)}
@@ -59,7 +59,7 @@ class ClassifierModule(tf.Module):
             spec["text_pair"] = tf.io.FixedLenFeature([], tf.string)
         parsed = tf.io.parse_example(serialized, spec)
         texts = (parsed["text"], parsed["text_pair"]) if self.pair else (parsed["text"],)
-        return self._outputs(self._to_features(*texts))
+        return self._outputs(self.to_features(*texts))
 
     def serve_token_ids(self, token_ids, segment_ids, padding_mask):
         features = {"token_ids": token_ids, "segment_ids": segment_ids,

@@ -60,17 +60,21 @@ def export(workdir, export_dir, version=None):
 WARMUP_TEXTS = ["What is AI?", ""]
 
 
+def _example(fields):
+    """A serialized tf.Example with one bytes feature per (name, text) of `fields`."""
+    feature = {name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))
+               for name, text in fields.items()}
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
 def warmup_requests(module):
     """One request per signature of a ClassifierModule, on WARMUP_TEXTS."""
-    texts = np.array(WARMUP_TEXTS, dtype=object)
-    inputs = {"text": texts, **({"text_pair": texts} if module.pair else {})}
-    examples = np.array([tf.train.Example(features=tf.train.Features(feature={
-        key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value[i].encode()]))
-        for key, value in inputs.items()})).SerializeToString() for i in range(len(texts))],
-        dtype=object)
-    features = module._to_features(*(tf.constant(v) for v in inputs.values()))  # pylint: disable=protected-access
+    names = ["text", "text_pair"] if module.pair else ["text"]
+    inputs = {name: np.array(WARMUP_TEXTS, dtype=object) for name in names}
+    examples = [_example({name: text for name in names}) for text in WARMUP_TEXTS]
+    features = module.to_features(*(tf.constant(WARMUP_TEXTS) for _ in names))
     return [
         ("serving_default", inputs),
-        ("serve_examples", {"examples": examples}),
-        ("serve_token_ids", {key: value.numpy() for key, value in features.items()}),
+        ("serve_examples", {"examples": np.array(examples, dtype=object)}),
+        ("serve_token_ids", {key: np.asarray(value) for key, value in features.items()}),
     ]
