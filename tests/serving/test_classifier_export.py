@@ -154,3 +154,14 @@ def test_pair_task_export_takes_text_and_text_pair(tmp_path):
     served = serve_in_fresh_process(version_dir, texts, pairs)
     np.testing.assert_allclose(served["probabilities"],
                                tfllm.load(workdir).probabilities(texts, pairs), atol=1e-5)
+
+
+def test_wrong_dtype_or_missing_input_is_a_signature_error(run, tmp_path):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    serving = tf.saved_model.load(writer.export(run, str(tmp_path / "e"))).signatures[
+        "serving_default"]
+    with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
+        serving(text=tf.constant([1, 2]))
+    with pytest.raises(TypeError):
+        serving()
+    assert serving(text=tf.constant(["still fine"]))["label"].shape == (1,)
