@@ -51,6 +51,7 @@ def test_smoke_run_writes_the_work_directory_contract(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "validation accuracy" in result.stdout
     assert f"tfllm evaluate --workdir={workdir}" in result.stdout
+    assert f"tfllm export --workdir={workdir} --export_dir=exports/" in result.stdout
     for name in ("config.json", "tokenizer/vocab.txt", "tokenizer/labels.txt", "model.keras",
                  "metrics.jsonl", "eval.json", "checkpoints/best.weights.h5"):
         assert (workdir / name).exists(), name

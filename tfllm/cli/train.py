@@ -50,6 +50,7 @@ def main(argv, config_flag):
     print("next:")
     print(f"  tfllm evaluate --workdir={workdir}")
     print(f"  tfllm predict --workdir={workdir} --text='What is AI?'")
+    print(f"  tfllm export --workdir={workdir} --export_dir=exports/{config.experiment}")
     print(f"  tensorboard --logdir={os.path.join(workdir, 'logs')}")
 
 
