@@ -59,7 +59,7 @@ def main(argv):
         print("|---|---|---|---|")
         for batch in (1, 32):
             text = tf.constant(texts[:batch])
-            features = classifier._features(text)  # pylint: disable=protected-access
+            features = tf.function(classifier.to_features)(text)
             raw = percentiles(lambda: loaded.signatures["serving_default"](text=text), repeats)
             ids = percentiles(lambda: loaded.signatures["serve_token_ids"](**features), repeats)
             print(f"| {batch} | {raw[0]:.2f} / {raw[1]:.2f} | {ids[0]:.2f} / {ids[1]:.2f} "

@@ -11,7 +11,6 @@ from tfllm.data import examples as examples_lib
 from tfllm.data import labels as labels_lib
 from tfllm.data import pipeline
 from tfllm.data import tokenizer as tokenizer_lib
-from tfllm.data.records import Record
 from tfllm.errors import DataError
 from tfllm.evaluation import classification
 from tfllm.workdir import Paths
@@ -40,11 +39,12 @@ class TextClassifier:
         self.model = keras.saving.load_model(paths.model, compile=False)
         tokenizer = tokenizer_lib.build_tokenizer(tokenizer_lib.load_vocabulary(paths.vocabulary))
         self.preprocessor = pipeline.build_preprocessor(tokenizer, self.config.data.max_seq_length)
-        # A tf.function runs the same TensorFlow tokenization path as training's
-        # tf.data pipeline (keras-hub takes a pure-Python path when eager).
-        self._features = tf.function(
-            pipeline.features_fn(self.preprocessor, self.config.data.cleaning),
-            reduce_retracing=True)
+        # Raw segments -> BERT features: cleaning, tokenization, packing. Traced
+        # into the exported graph as is; called here through a tf.function so it
+        # runs the same TensorFlow path as training's tf.data pipeline
+        # (keras-hub takes a pure-Python path when eager).
+        self.to_features = pipeline.features_fn(self.preprocessor, self.config.data.cleaning)
+        self._features = tf.function(self.to_features, reduce_retracing=True)
 
     def probabilities(self, texts, text_pairs=None, batch_size=64):
         """Returns class probabilities, shape (len(texts), num_labels)."""
@@ -73,20 +73,14 @@ class TextClassifier:
         """Returns the classification report on a data source ('' = the run's validation split)."""
         data = self.config.data
         if spec:
-            records = examples_lib.read(spec, data)
-            bad = [r for r in records if r.problem or r.label not in self.labels]
-            bad = [r if r.problem else Record(r.text, r.label, r.text_pair, r.origin,
-                                              f"label {r.label!r} not in the model's labels")
-                   for r in bad]
-            examples_lib.check_bad_rows(bad, len(records), data.max_bad_fraction)
-            records = [r for r in records if not r.problem and r.label in self.labels]
+            read = examples_lib.read(spec, data)
+            records, bad = examples_lib.usable(read, set(self.labels), "the model's labels")
+            examples_lib.check_bad_rows(bad, len(read), data.max_bad_fraction)
         else:
             records = examples_lib.prepare(data).validation
         pairs = [r.text_pair or "" for r in records] if data.text_pair_column else None
         predicted = self.probabilities([r.text for r in records], pairs).argmax(-1)
         index = {label: i for i, label in enumerate(self.labels)}
         y_true = [index[r.label] for r in records]
-        report = classification.classification_report(y_true, predicted, self.labels)
-        report["majority_baseline"] = classification.majority_baseline(y_true, len(self.labels))
-        report["split"] = spec or "validation"
-        return report
+        return classification.evaluation_report(y_true, predicted, self.labels,
+                                                spec or "validation")

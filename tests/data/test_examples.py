@@ -2,6 +2,7 @@ import pytest
 
 from tests.helpers import smoke_config, write_csv
 from tfllm.data import examples
+from tfllm.data.records import Record
 from tfllm.errors import DataError
 
 
@@ -69,3 +70,12 @@ def test_validation_file_with_an_unknown_label_is_a_bad_row(tmp_path):
 def test_a_single_label_is_an_error(tmp_path):
     with pytest.raises(DataError, match="at least 2 distinct labels"):
         prepare_csv(tmp_path, [(f"t {i}", "same") for i in range(30)])
+
+
+def test_usable_names_why_each_record_is_bad():
+    records = [Record("a", "x"), Record("b", None), Record(None, "x", problem="missing text"),
+               Record("c", "y")]
+    good, bad = examples.usable(records, {"x"}, "the model's labels")
+    assert [r.text for r in good] == ["a"]
+    assert [r.problem for r in bad] == ["missing label", "missing text",
+                                        "label 'y' not in the model's labels"]

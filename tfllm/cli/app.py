@@ -7,7 +7,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from tfllm.errors import TfllmError  # noqa: F401  re-exported for the commands
+from tfllm.errors import TfllmError  # re-exported for the commands
 
 EXIT_USAGE = 2
 
@@ -59,6 +59,8 @@ def run(main, argv):
         if not flags.FLAGS["verbosity"].present:
             logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the output
         try:
+            if len(args) > 1:
+                raise TfllmError(f"unexpected arguments {args[1:]}; flags look like --name=value")
             return main(args)
         except TfllmError as error:
             fail(program, str(error))

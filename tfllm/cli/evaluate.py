@@ -15,8 +15,6 @@ _OUTPUT = flags.DEFINE_string("output", "", "Report file; default WORKDIR/eval.j
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.TfllmError(f"unexpected arguments {argv[1:]}; flags look like --name=value")
     import tfllm  # pylint: disable=import-outside-toplevel
 
     report = tfllm.load(_WORKDIR.value).evaluate(_DATA.value)

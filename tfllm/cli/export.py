@@ -14,8 +14,6 @@ _VERSION = flags.DEFINE_integer("version", None, "Version number; default: the n
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.TfllmError(f"unexpected arguments {argv[1:]}; flags look like --name=value")
     import tfllm  # pylint: disable=import-outside-toplevel
     from tfllm.serving import describe  # pylint: disable=import-outside-toplevel
 

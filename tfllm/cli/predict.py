@@ -36,8 +36,6 @@ def _texts(classifier):
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.TfllmError(f"unexpected arguments {argv[1:]}; flags look like --name=value")
     import tfllm  # pylint: disable=import-outside-toplevel
 
     classifier = tfllm.load(_WORKDIR.value)

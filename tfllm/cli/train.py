@@ -32,8 +32,6 @@ def define_config_flag(argv):
 
 
 def main(argv, config_flag):
-    if len(argv) > 1:
-        raise app.TfllmError(f"unexpected arguments {argv[1:]}; flags look like --name=value")
     import tfllm  # pylint: disable=import-outside-toplevel
 
     try:

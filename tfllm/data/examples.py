@@ -59,6 +59,27 @@ def check_bad_rows(bad, total, max_bad_fraction):
         f"{max_bad_fraction}: {listed}{more}")
 
 
+def usable(records, known_labels=None, known_as=""):
+    """Splits records into (usable, bad); bad ones carry why in `problem`.
+
+    A record is bad when its source marked it, when it has no label, or, if
+    `known_labels` is given, when its label is not one of them (`known_as`
+    names that set in the message).
+    """
+    good, bad = [], []
+    for record in records:
+        problem = record.problem
+        if not problem and record.label is None:
+            problem = "missing label"
+        elif not problem and known_labels is not None and record.label not in known_labels:
+            problem = f"label {record.label!r} not in {known_as}"
+        if problem:
+            bad.append(dataclasses.replace(record, problem=problem))
+        else:
+            good.append(record)
+    return good, bad
+
+
 def _clean_keys(records, cleaning_config):
     """Returns the cleaned (text, text_pair) of each record, computed by the in-graph op."""
     clean = cleaning.clean_fn(cleaning_config)
@@ -89,36 +110,24 @@ def prepare(data_config):
     train = read(data_config.train, data_config)
     validation = read(data_config.validation, data_config) if data_config.validation else []
     total = len(train) + len(validation)
-    bad = [r for r in train + validation if r.problem or r.label is None]
-    bad = [dataclasses.replace(r, problem=r.problem or "missing label") for r in bad]
-    train = [r for r in train if not r.problem and r.label is not None]
-    validation = [r for r in validation if not r.problem and r.label is not None]
-
-    if data_config.validation:
-        labels = labels_lib.label_vocabulary(r.label for r in train)
-        known = set(labels)
-        unknown = [dataclasses.replace(r, problem=f"label {r.label!r} not in the training labels")
-                   for r in validation if r.label not in known]
-        bad += unknown
-        validation = [r for r in validation if r.label in known]
-    else:
-        labels = labels_lib.label_vocabulary(r.label for r in train)
+    train, bad = usable(train)
+    labels = labels_lib.label_vocabulary(r.label for r in train)
+    validation, bad_validation = usable(validation, set(labels), "the training labels")
+    bad += bad_validation
     check_bad_rows(bad, total, data_config.max_bad_fraction)
     if len(labels) < 2:
         raise DataError(f"{data_config.train}: expected at least 2 distinct labels, "
                         f"found {labels} (column --config.data.label_column="
                         f"{data_config.label_column!r})")
 
-    duplicates = 0
-    if data_config.deduplicate:
-        kept = deduplicate(train, _clean_keys(train, data_config.cleaning))
-        duplicates = len(train) - len(kept)
-    else:
-        kept = list(zip(train, _clean_keys(train, data_config.cleaning)))
+    keys = _clean_keys(train, data_config.cleaning)
+    kept = deduplicate(train, keys) if data_config.deduplicate else list(zip(train, keys))
+    duplicates = len(train) - len(kept)
     if not data_config.validation:
         fraction, seed = data_config.validation_fraction, data_config.split_seed
-        validation = [r for r, key in kept if in_validation(key, fraction, seed)]
-        train = [r for r, key in kept if not in_validation(key, fraction, seed)]
+        sides = [in_validation(key, fraction, seed) for _, key in kept]
+        validation = [r for (r, _), side in zip(kept, sides) if side]
+        train = [r for (r, _), side in zip(kept, sides) if not side]
     else:
         train = [r for r, _ in kept]
     if not train or not validation:

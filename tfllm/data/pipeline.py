@@ -68,7 +68,6 @@ def classification_dataset(records, labels, preprocessor, data_config, training,
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-
 def mean_tokens(dataset):
     """Mean non-padding tokens per example over one pass (fills the cache too)."""
     tokens = examples = 0

@@ -52,3 +52,11 @@ def majority_baseline(y_true, num_classes):
     """Accuracy of always predicting the most frequent true class."""
     y_true = np.asarray(y_true)
     return float(np.bincount(y_true, minlength=num_classes).max() / max(len(y_true), 1))
+
+
+def evaluation_report(y_true, y_pred, labels, split):
+    """`classification_report` plus the majority-class baseline and the split's name."""
+    report = classification_report(y_true, y_pred, labels)
+    report["majority_baseline"] = majority_baseline(y_true, len(labels))
+    report["split"] = split
+    return report

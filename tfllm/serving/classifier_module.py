@@ -40,8 +40,11 @@ class ClassifierModule(tf.Module):
         self._labels = tf.constant(labels, tf.string)
         self.pair = pair
 
+    def _logits(self, features):
+        return tf.cast(self._model.value(features, training=False), tf.float32)
+
     def _outputs(self, features):
-        logits = tf.cast(self._model.value(features, training=False), tf.float32)
+        logits = self._logits(features)
         probabilities = tf.nn.softmax(logits, axis=-1)
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
         return {"probabilities": probabilities, "label_id": label_id,
@@ -64,7 +67,7 @@ class ClassifierModule(tf.Module):
     def serve_token_ids(self, token_ids, segment_ids, padding_mask):
         features = {"token_ids": token_ids, "segment_ids": segment_ids,
                     "padding_mask": padding_mask}
-        return {"logits": tf.cast(self._model.value(features, training=False), tf.float32)}
+        return {"logits": self._logits(features)}
 
     def signatures(self):
         """Returns the concrete functions to save, by signature name."""

@@ -13,7 +13,6 @@ import numpy as np
 import tensorflow as tf
 
 from tfllm.classifier import TextClassifier
-from tfllm.data import pipeline
 from tfllm.errors import TfllmError
 from tfllm.serving.classifier_module import ClassifierModule
 from tfllm.serving.warmup import write_warmup_requests
@@ -37,11 +36,8 @@ def export(workdir, export_dir, version=None):
                          f"(the next free one is {next_version(export_dir)})")
     classifier = TextClassifier(workdir)
     config = classifier.config
-    module = ClassifierModule(
-        classifier.model,
-        pipeline.features_fn(classifier.preprocessor, config.data.cleaning),
-        classifier.labels,
-        pair=bool(config.data.text_pair_column))
+    module = ClassifierModule(classifier.model, classifier.to_features, classifier.labels,
+                              pair=bool(config.data.text_pair_column))
     paths = Paths(workdir)
     module.vocabulary_file = tf.saved_model.Asset(paths.vocabulary)
     module.labels_file = tf.saved_model.Asset(paths.labels)

@@ -91,13 +91,12 @@ def compile_model(model, config, steps_per_epoch):
 
 
 def predict_ids(model, dataset):
-    """Returns (true ids, predicted ids, probabilities) over a labelled dataset."""
-    y_true, logits = [], []
+    """Returns (true ids, predicted ids) over a labelled dataset of one-hot labels."""
+    y_true, y_pred = [], []
     for features, labels in dataset:
-        logits.append(model(features, training=False))
+        y_pred.append(np.argmax(model(features, training=False), axis=-1))
         y_true.append(np.argmax(labels.numpy(), axis=-1))
-    probabilities = tf.nn.softmax(tf.cast(tf.concat(logits, 0), tf.float32)).numpy()
-    return np.concatenate(y_true), probabilities.argmax(-1), probabilities
+    return np.concatenate(y_true), np.concatenate(y_pred)
 
 
 def write_json(path, value):
@@ -168,9 +167,7 @@ def train_and_evaluate(config, workdir):
     with runtime(resolved):
         model, val_ds = fit(resolved, paths, examples, vocabulary)
         model.save(paths.model)
-        y_true, y_pred, _ = predict_ids(model, val_ds)
-    report = classification.classification_report(y_true, y_pred, examples.labels)
-    report["majority_baseline"] = classification.majority_baseline(y_true, len(examples.labels))
-    report["split"] = "validation"
+        y_true, y_pred = predict_ids(model, val_ds)
+    report = classification.evaluation_report(y_true, y_pred, examples.labels, "validation")
     write_json(paths.eval, report)
     return {**report, "wall_seconds": round(time.perf_counter() - start, 1), "workdir": workdir}
