@@ -2,7 +2,9 @@
 
 Python API:
     tfllm.train(config, workdir)  -> evaluation report of the finished run
-    tfllm.load(workdir)           -> TextClassifier with predict() and evaluate()
+    tfllm.load(workdir)           -> TextClassifier (predict, evaluate) or LanguageModel
+                                     (generate, evaluate), as the run's task says
+    tfllm.pipeline(task, model=workdir) -> Hugging Face-style callable
     tfllm.export(workdir, export_dir[, version]) -> the TF Serving version directory written
 """
 
@@ -23,14 +25,31 @@ __version__ = "0.1.0"
 
 def train(config, workdir):
     """Runs the experiment `config` describes in `workdir`; returns the validation report."""
-    from tfllm.training import loop  # pylint: disable=import-outside-toplevel
+    # pylint: disable=import-outside-toplevel
+    if config.task == "language_modeling":
+        from tfllm.training import lm_loop
+        return lm_loop.train_and_evaluate(config, workdir)
+    from tfllm.training import loop
     return loop.train_and_evaluate(config, workdir)
 
 
 def load(workdir):
-    """Loads a finished run for prediction and evaluation on raw text."""
-    from tfllm.classifier import TextClassifier  # pylint: disable=import-outside-toplevel
+    """Loads a finished run: a TextClassifier or a LanguageModel, by the run's task."""
+    # pylint: disable=import-outside-toplevel
+    from tfllm import config as config_lib
+    from tfllm.workdir import Paths
+    config_path = Paths(workdir).config
+    if os.path.exists(config_path) and config_lib.load(config_path).task == "language_modeling":
+        from tfllm.language_model import LanguageModel
+        return LanguageModel(workdir)
+    from tfllm.classifier import TextClassifier
     return TextClassifier(workdir)
+
+
+def pipeline(task, model):
+    """`pipeline("text-generation" | "text-classification", model=workdir)`, Hugging Face-style."""
+    from tfllm.pipelines import pipeline as make  # pylint: disable=import-outside-toplevel
+    return make(task, model)
 
 
 def export(workdir, export_dir, version=None):

@@ -13,12 +13,14 @@ import ml_collections
 
 from tfllm.errors import ConfigError
 from tfllm.models.heads import POOLINGS
-from tfllm.models.sizes import BERT_SIZES
+from tfllm.models.sizes import BERT_SIZES, GPT_SIZES
 
 UNICODE_FORMS = ("", "NFC", "NFKC", "NFD", "NFKD")
 DECAYS = ("linear", "cosine", "constant")
 PRECISIONS = ("float32", "mixed_bfloat16")
-TASKS = ("text_classification",)
+TASKS = ("text_classification", "language_modeling")
+DATA_FORMATS = ("auto", "documents", "pairs")
+SAMPLERS = ("greedy", "top_k", "top_p", "random", "beam")
 
 
 def _check(config, field, ok, expected):
@@ -34,54 +36,82 @@ def _is_file_source(spec):
     return spec not in ("", "default") and not spec.startswith("tfds:")
 
 
+def _positive(v):
+    return v > 0
+
+
+def _non_negative(v):
+    return v >= 0
+
+
+def _fraction(v):
+    return 0 <= v < 1
+
+
+_COMMON_CHECKS = [
+    ("task", lambda v: v in TASKS, f"one of {TASKS}"),
+    ("data.train", bool, "a data source ('default', a file or 'tfds:NAME')"),
+    ("data.validation_fraction", lambda v: 0 < v < 1, "a fraction in (0, 1)"),
+    ("data.max_bad_fraction", lambda v: 0 <= v <= 1, "a fraction in [0, 1]"),
+    ("data.batch_size", _positive, "a positive integer"),
+    ("data.shuffle_buffer", _positive, "a positive integer"),
+    ("data.cleaning.unicode_normalization", lambda v: v in UNICODE_FORMS,
+     f"one of {UNICODE_FORMS}"),
+    ("model.backbone.num_layers", _non_negative, "0 (from model.size) or a layer count"),
+    ("model.backbone.num_heads", _non_negative, "0 (from model.size) or a head count"),
+    ("model.backbone.hidden_dim", _non_negative, "0 (from model.size) or a width"),
+    ("model.backbone.intermediate_dim", _non_negative, "0 (from model.size) or a width"),
+    ("model.backbone.dropout", _fraction, "a rate in [0, 1)"),
+    ("train.epochs", _positive, "a positive integer"),
+    ("train.steps_per_epoch", _non_negative, "0 (full pass) or a step count"),
+    ("train.learning_rate", _positive, "a positive number"),
+    ("train.warmup_fraction", _fraction, "a fraction in [0, 1)"),
+    ("train.decay", lambda v: v in DECAYS, f"one of {DECAYS}"),
+    ("train.end_learning_rate_ratio", lambda v: 0 <= v <= 1, "a ratio in [0, 1]"),
+    ("train.weight_decay", _non_negative, "a non-negative number"),
+    ("train.ema_momentum", _fraction, "0 (off) or a momentum in (0, 1)"),
+    ("train.clipnorm", _non_negative, "0 (off) or a positive norm"),
+    ("train.early_stopping_patience", _non_negative, "0 (off) or an epoch count"),
+    ("train.checkpoint_every_epochs", _non_negative, "0 (off) or an epoch count"),
+    ("train.verbose", lambda v: v in (0, 1, 2), "0, 1 or 2"),
+    ("runtime.mixed_precision", lambda v: v in PRECISIONS, f"one of {PRECISIONS}"),
+]
+
+_CLASSIFIER_CHECKS = [
+    ("data.max_seq_length", lambda v: 4 <= v <= 512, "an integer in [4, 512]"),
+    ("tokenizer.vocabulary_size", lambda v: v >= 16, "an integer >= 16"),
+    ("tokenizer.min_frequency", _positive, "a positive integer"),
+    ("model.size", lambda v: v in BERT_SIZES, f"one of {tuple(BERT_SIZES)}"),
+    ("model.head_dropout", _fraction, "a rate in [0, 1)"),
+    ("model.pooling", lambda v: v in POOLINGS, f"one of {POOLINGS}"),
+    ("train.label_smoothing", _fraction, "a value in [0, 1)"),
+    ("train.l2", _non_negative, "a non-negative number"),
+]
+
+_LM_CHECKS = [
+    ("data.max_seq_length", lambda v: 4 <= v <= 8192, "an integer in [4, 8192]"),
+    ("data.format", lambda v: v in DATA_FORMATS, f"one of {DATA_FORMATS}"),
+    ("data.prompt_template", lambda v: "{prompt}" in v, "a template containing {prompt}"),
+    ("tokenizer.vocabulary_size", lambda v: v >= 257, "an integer >= 257 (256 bytes + end)"),
+    ("tokenizer.min_frequency", _positive, "a positive integer"),
+    ("model.size", lambda v: v in GPT_SIZES, f"one of {tuple(GPT_SIZES)}"),
+    ("model.backbone.max_sequence_length", _non_negative,
+     "0 (= data.max_seq_length) or a context length"),
+    ("generation.sampler", lambda v: v in SAMPLERS, f"one of {SAMPLERS}"),
+    ("generation.max_new_tokens", _positive, "a positive integer"),
+    ("generation.temperature", _positive, "a positive number"),
+    ("generation.top_k", _positive, "a positive integer"),
+    ("generation.top_p", lambda v: 0 < v <= 1, "a probability in (0, 1]"),
+    ("generation.num_beams", _positive, "a positive integer"),
+]
+
+
 def validate(config):
     """Raises ConfigError on the first field with a value no run could use."""
-    def positive(v):
-        return v > 0
-
-    def non_negative(v):
-        return v >= 0
-
-    def fraction(v):
-        return 0 <= v < 1
-
-    checks = [
-        ("task", lambda v: v in TASKS, f"one of {TASKS}"),
-        ("data.train", bool, "a data source ('default', a file or 'tfds:NAME')"),
-        ("data.validation_fraction", lambda v: 0 < v < 1, "a fraction in (0, 1)"),
-        ("data.max_bad_fraction", lambda v: 0 <= v <= 1, "a fraction in [0, 1]"),
-        ("data.max_seq_length", lambda v: 4 <= v <= 512, "an integer in [4, 512]"),
-        ("data.batch_size", positive, "a positive integer"),
-        ("data.shuffle_buffer", positive, "a positive integer"),
-        ("data.cleaning.unicode_normalization", lambda v: v in UNICODE_FORMS,
-         f"one of {UNICODE_FORMS}"),
-        ("tokenizer.vocabulary_size", lambda v: v >= 16, "an integer >= 16"),
-        ("tokenizer.min_frequency", positive, "a positive integer"),
-        ("model.size", lambda v: v in BERT_SIZES, f"one of {tuple(BERT_SIZES)}"),
-        ("model.backbone.num_layers", non_negative, "0 (from model.size) or a layer count"),
-        ("model.backbone.num_heads", non_negative, "0 (from model.size) or a head count"),
-        ("model.backbone.hidden_dim", non_negative, "0 (from model.size) or a width"),
-        ("model.backbone.intermediate_dim", non_negative, "0 (from model.size) or a width"),
-        ("model.backbone.dropout", fraction, "a rate in [0, 1)"),
-        ("model.head_dropout", fraction, "a rate in [0, 1)"),
-        ("model.pooling", lambda v: v in POOLINGS, f"one of {POOLINGS}"),
-        ("train.epochs", positive, "a positive integer"),
-        ("train.steps_per_epoch", non_negative, "0 (full pass) or a step count"),
-        ("train.learning_rate", positive, "a positive number"),
-        ("train.warmup_fraction", fraction, "a fraction in [0, 1)"),
-        ("train.decay", lambda v: v in DECAYS, f"one of {DECAYS}"),
-        ("train.end_learning_rate_ratio", lambda v: 0 <= v <= 1, "a ratio in [0, 1]"),
-        ("train.weight_decay", non_negative, "a non-negative number"),
-        ("train.ema_momentum", fraction, "0 (off) or a momentum in (0, 1)"),
-        ("train.clipnorm", non_negative, "0 (off) or a positive norm"),
-        ("train.label_smoothing", fraction, "a value in [0, 1)"),
-        ("train.l2", non_negative, "a non-negative number"),
-        ("train.early_stopping_patience", non_negative, "0 (off) or an epoch count"),
-        ("train.checkpoint_every_epochs", non_negative, "0 (off) or an epoch count"),
-        ("train.verbose", lambda v: v in (0, 1, 2), "0, 1 or 2"),
-        ("runtime.mixed_precision", lambda v: v in PRECISIONS, f"one of {PRECISIONS}"),
-    ]
-    for field, ok, expected in checks:
+    for field, ok, expected in _COMMON_CHECKS:
+        _check(config, field, ok, expected)
+    language_model = config.task == "language_modeling"
+    for field, ok, expected in (_LM_CHECKS if language_model else _CLASSIFIER_CHECKS):
         _check(config, field, ok, expected)
 
     for field in ("data.train", "data.validation"):
@@ -89,13 +119,23 @@ def validate(config):
         if _is_file_source(spec) and not os.path.isfile(spec):
             raise ConfigError(field, f"data file not found: {spec}")
     vocabulary = config.tokenizer.vocabulary
-    if vocabulary and not os.path.isfile(vocabulary):
+    if vocabulary and language_model and not os.path.isdir(vocabulary):
+        raise ConfigError("tokenizer.vocabulary", "directory with vocab.json and merges.txt "
+                          f"not found: {vocabulary}")
+    if vocabulary and not language_model and not os.path.isfile(vocabulary):
         raise ConfigError("tokenizer.vocabulary", f"vocabulary file not found: {vocabulary}")
-    hidden = config.model.backbone.hidden_dim or BERT_SIZES[config.model.size][1]
+    sizes = GPT_SIZES if language_model else BERT_SIZES
+    hidden = config.model.backbone.hidden_dim or sizes[config.model.size][1]
     heads = config.model.backbone.num_heads or max(1, hidden // 64)
     if hidden % heads:
         raise ConfigError("model.backbone.num_heads",
                           f"hidden_dim {hidden} is not divisible by num_heads {heads}")
+    if language_model:
+        context = config.model.backbone.max_sequence_length
+        if context and context < config.data.max_seq_length:
+            raise ConfigError("model.backbone.max_sequence_length",
+                              f"got {context}, expected 0 or at least data.max_seq_length "
+                              f"({config.data.max_seq_length})")
 
 
 def save(config, path):

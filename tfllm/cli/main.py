@@ -7,6 +7,7 @@ COMMANDS = {
     "train": "Train the experiment a config describes (default: BERT topic classifier).",
     "evaluate": "Evaluate a finished run on its validation split or a data file.",
     "predict": "Predict labels for texts with a finished run.",
+    "generate": "Continue prompts with a finished language-model run.",
     "export": "Write a finished run as a TF Serving SavedModel version.",
 }
 

@@ -80,7 +80,7 @@ def usable(records, known_labels=None, known_as=""):
     return good, bad
 
 
-def _clean_keys(records, cleaning_config):
+def clean_keys(records, cleaning_config):
     """Returns the cleaned (text, text_pair) of each record, computed by the in-graph op."""
     clean = cleaning.clean_fn(cleaning_config)
     texts = clean(tf.constant([r.text for r in records], tf.string)).numpy()
@@ -120,7 +120,7 @@ def prepare(data_config):
                         f"found {labels} (column --config.data.label_column="
                         f"{data_config.label_column!r})")
 
-    keys = _clean_keys(train, data_config.cleaning)
+    keys = clean_keys(train, data_config.cleaning)
     kept = deduplicate(train, keys) if data_config.deduplicate else list(zip(train, keys))
     duplicates = len(train) - len(kept)
     if not data_config.validation:
@@ -150,7 +150,8 @@ def describe(report):
     lines = [f"data: {report['rows_read']} rows read, {report['bad_rows']} bad, "
              f"{report['duplicates_removed']} exact duplicates removed; "
              f"{report['train_examples']} train / {report['validation_examples']} validation "
-             f"examples, {report['num_labels']} labels"]
+             + (f"examples, {report['num_labels']} labels" if "num_labels" in report
+                else f"{report['format']}")]
     lines += [f"  bad row {row}" for row in report["bad_row_examples"]]
     if report["bad_rows"] > len(report["bad_row_examples"]):
         lines.append(f"  ... {report['bad_rows'] - len(report['bad_row_examples'])} more bad rows")

@@ -105,17 +105,17 @@ def _delimited_record(row, header, columns, origin):
         row[header.index(name)].encode("utf-8", "surrogateescape") if name else None
         for name in columns
     ]
-    return _record(origin, columns, [_decode(raw) for raw in raws])
+    return _record(origin, columns, [decode(raw) for raw in raws])
 
 
 def _read_jsonl(path, columns):
     """Reads JSON Lines: one object per line; blank lines are skipped."""
     records = []
-    for number, raw in _numbered_lines(path):
+    for number, raw in numbered_lines(path):
         if not raw.strip():
             continue
         origin = f"{path}:{number}"
-        line, problem = _decode(raw)
+        line, problem = decode(raw)
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
@@ -164,10 +164,10 @@ def _read_text(path, columns):
             ".jsonl or --config.data.text_pair_column=''"
         )
     records = []
-    for number, raw in _numbered_lines(path):
+    for number, raw in numbered_lines(path):
         if not raw.strip():
             continue
-        text, problem = _decode(raw)
+        text, problem = decode(raw)
         text = text.strip()
         labels = []
         while match := _FASTTEXT_LABEL.match(text):
@@ -184,7 +184,7 @@ def _read_text(path, columns):
     return records
 
 
-def _numbered_lines(path):
+def numbered_lines(path):
     """Yields (1-based line number, line bytes without the line ending).
 
     Binary, so only "\\n" ends a line and undecodable bytes stay in their line.
@@ -196,7 +196,7 @@ def _numbered_lines(path):
             yield number, raw.rstrip(b"\r\n")
 
 
-def _decode(raw):
+def decode(raw):
     """Returns (text, problem): bad UTF-8 is replaced by U+FFFD and marked."""
     if raw is None:
         return None, ""
@@ -263,7 +263,7 @@ def _tfds_value(value, name, flag, classes):
     unlabelled example (e.g. the GLUE test splits).
     """
     if value is None or isinstance(value, bytes):
-        return _decode(value)
+        return decode(value)
     if flag != "label_column":
         return None, f"feature {name!r} must be a string, found {value.dtype}"
     if value.ndim != 0 or value.dtype.kind not in "iu":

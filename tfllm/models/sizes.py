@@ -25,3 +25,26 @@ def backbone_dims(size, backbone):
         "num_heads": backbone["num_heads"] or max(1, hidden_dim // 64),
         "intermediate_dim": backbone["intermediate_dim"] or 4 * hidden_dim,
     }
+
+
+# GPT decoder sizes: name: (num_layers, hidden_dim); heads = hidden / 64,
+# intermediate = 4 * hidden. "base" is the GPT-2 124M shape (12 x 768).
+GPT_SIZES = {
+    "tiny": (2, 128),
+    "mini": (4, 256),
+    "small": (6, 512),
+    "medium": (8, 512),
+    "base": (12, 768),
+}
+
+
+def gpt_dims(size, backbone):
+    """Returns GPT2Backbone dimensions: `backbone` fields that are 0 take `size`'s."""
+    num_layers, hidden_dim = GPT_SIZES[size]
+    hidden_dim = backbone["hidden_dim"] or hidden_dim
+    return {
+        "num_layers": backbone["num_layers"] or num_layers,
+        "hidden_dim": hidden_dim,
+        "num_heads": backbone["num_heads"] or max(1, hidden_dim // 64),
+        "intermediate_dim": backbone["intermediate_dim"] or 4 * hidden_dim,
+    }

@@ -78,14 +78,17 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
             os.remove(old)
 
 
-def standard_callbacks(train_config, paths, batch_size, tokens_per_example):
-    """Returns the callbacks every classification run uses, in the order they must run.
+def standard_callbacks(train_config, paths, batch_size, tokens_per_example,
+                       monitor="val_accuracy", mode="max"):
+    """Returns the callbacks every training run uses, in the order they must run.
 
     Args:
         train_config: the config's `train` section.
         paths: a `tfllm.workdir.Paths`.
         batch_size: examples per training step.
         tokens_per_example: mean non-padding tokens per training example.
+        monitor, mode: the validation metric that picks the best checkpoint
+            and drives early stopping, and whether higher ("max") is better.
     """
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
@@ -94,12 +97,12 @@ def standard_callbacks(train_config, paths, batch_size, tokens_per_example):
         keras.callbacks.TensorBoard(paths.logs, update_freq="epoch"),
         keras.callbacks.ModelCheckpoint(
             os.path.join(paths.checkpoints, "best.weights.h5"),
-            monitor="val_accuracy", mode="max", save_best_only=True, save_weights_only=True),
+            monitor=monitor, mode=mode, save_best_only=True, save_weights_only=True),
     ]
     if train_config.checkpoint_every_epochs:
         callbacks.append(PeriodicCheckpoint(paths.checkpoints, train_config.checkpoint_every_epochs))
     if train_config.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_accuracy", mode="max", patience=train_config.early_stopping_patience,
+            monitor=monitor, mode=mode, patience=train_config.early_stopping_patience,
             restore_best_weights=True))
     return callbacks

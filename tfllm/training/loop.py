@@ -104,15 +104,20 @@ def write_json(path, value):
         json.dump(value, f, indent=2)
 
 
+def check_resumable(paths):
+    """Refuses a work directory that holds a finished run (a crashed one resumes)."""
+    if os.path.exists(paths.model) and not os.path.exists(paths.backup):
+        raise TfllmError(f"{paths.root} already holds a finished run (model.keras); "
+                         "choose another --workdir or delete it")
+
+
 def prepare_workdir(config, paths):
     """Reads the data and writes tokenizer files, resolved config and data report.
 
     Returns:
         (examples, vocabulary, resolved config).
     """
-    if os.path.exists(paths.model) and not os.path.exists(paths.backup):
-        raise TfllmError(f"{paths.root} already holds a finished run (model.keras); "
-                         "choose another --workdir or delete it")
+    check_resumable(paths)
     examples = examples_lib.prepare(config.data)
     print(examples_lib.describe(examples.report), flush=True)
     if len(examples.train) < config.data.batch_size:

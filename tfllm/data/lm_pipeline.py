@@ -1,0 +1,82 @@
+"""tf.data assembly for language models: records -> cleaned, tokenized, packed blocks.
+
+Tokenization runs in the graph (keras-hub's BytePairTokenizer, batched); the
+token stream is then packed in memory (see `packing`), so epochs only shuffle
+and batch. A prompt is written through `data.prompt_template` and tokenized
+apart from its response, exactly as generation will tokenize it.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tfllm.data import cleaning
+from tfllm.data import packing
+
+TOKENIZE_BATCH = 1024
+PROMPT_FIELD = "{prompt}"
+
+
+def format_prompt(template, prompt):
+    """Writes `prompt` into `template` (at its '{prompt}'; other braces are literal)."""
+    return template.replace(PROMPT_FIELD, prompt)
+
+
+def tokenize_fn(tokenizer, cleaning_config):
+    """Returns a function: batch of raw strings -> ragged token ids (cleaned, then tokenized)."""
+    clean = cleaning.clean_fn(cleaning_config)
+
+    def tokenize(texts):
+        return tokenizer(clean(texts))
+
+    return tokenize
+
+
+def tokenize_texts(texts, tokenize):
+    """Tokenizes a list of strings through tf.data in batches; returns a list of id arrays."""
+    if not texts:
+        return []
+    dataset = tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string))
+    dataset = dataset.batch(TOKENIZE_BATCH).map(
+        tokenize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ids = []
+    for batch in dataset:
+        ids.extend(np.asarray(row, np.int32) for row in batch.numpy())
+    return ids
+
+
+def token_stream(records, tokenize, end_id, pairs, prompt_template):
+    """Returns (ids, weights): every record's tokens after an end-of-text token, in order.
+
+    The stream starts with end-of-text, and each document (or prompt +
+    response) is followed by one, so the model learns where texts begin and
+    end. Weights are 0 on prompt tokens (and the leading end-of-text) and 1 on
+    everything the loss should cover.
+    """
+    if pairs:
+        prompts = tokenize_texts([format_prompt(prompt_template, r.text) for r in records],
+                                 tokenize)
+        bodies = tokenize_texts([r.text_pair for r in records], tokenize)
+    else:
+        prompts = [np.zeros(0, np.int32)] * len(records)
+        bodies = tokenize_texts([r.text for r in records], tokenize)
+    ids, weights = [np.array([end_id], np.int32)], [np.zeros(1, np.float32)]
+    for prompt, body in zip(prompts, bodies):
+        ids += [prompt, body, np.array([end_id], np.int32)]
+        weights += [np.zeros(len(prompt), np.float32), np.ones(len(body) + 1, np.float32)]
+    return np.concatenate(ids), np.concatenate(weights)
+
+
+def lm_dataset(blocks, batch_size, training, shuffle_buffer=10_000, seed=0):
+    """Returns batches of ({token_ids, padding_mask}, targets, weights) from packed blocks."""
+    features = {"token_ids": blocks["token_ids"], "padding_mask": blocks["padding_mask"]}
+    dataset = tf.data.Dataset.from_tensor_slices((features, blocks["targets"], blocks["weights"]))
+    if training:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size, drop_remainder=training)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def packed_blocks(records, tokenize, end_id, pairs, prompt_template, block_length):
+    """Tokenizes and packs records; returns (blocks, token_stream_ids)."""
+    ids, weights = token_stream(records, tokenize, end_id, pairs, prompt_template)
+    return packing.pack(ids, weights, block_length, pad_id=end_id), ids

@@ -1,0 +1,48 @@
+"""Language-model evaluation: perplexity over packed blocks and a unigram baseline.
+
+Perplexity is exp(mean negative log-likelihood per target token), counting
+only tokens with non-zero weight (responses, not prompts; never padding). The
+unigram baseline is what a model that ignores context scores on the same
+tokens, so a perplexity can be read against it.
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+
+def token_losses(model, dataset):
+    """Returns (sum of weighted NLL in nats, sum of weights) over ({features}, targets, weights)."""
+    total, count = 0.0, 0.0
+
+    @tf.function(reduce_retracing=True)
+    def batch_loss(features, targets, weights):
+        logits = tf.cast(model(features, training=False), tf.float32)
+        nll = tf.keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+        weights = tf.cast(weights, tf.float32)
+        return tf.reduce_sum(nll * weights), tf.reduce_sum(weights)
+
+    for features, targets, weights in dataset:
+        loss, weight = batch_loss(features, targets, weights)
+        total += float(loss)
+        count += float(weight)
+    return total, count
+
+
+def perplexity_report(model, dataset, source):
+    """Returns {"source", "loss", "perplexity", "tokens"} of `model` on `dataset`."""
+    total, count = token_losses(model, dataset)
+    if not count:
+        raise ValueError(f"{source}: no tokens to score")
+    loss = total / count
+    return {"source": source, "loss": loss, "perplexity": math.exp(loss), "tokens": int(count)}
+
+
+def unigram_perplexity(train_ids, vocabulary_size, targets, weights):
+    """Perplexity of add-one-smoothed unigram frequencies of `train_ids` on weighted `targets`."""
+    counts = np.bincount(np.asarray(train_ids).ravel(), minlength=vocabulary_size) + 1.0
+    log_probs = np.log(counts / counts.sum())
+    targets, weights = np.asarray(targets).ravel(), np.asarray(weights, np.float64).ravel()
+    nll = -(log_probs[targets] * weights).sum() / weights.sum()
+    return float(math.exp(nll))

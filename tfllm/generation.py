@@ -1,0 +1,190 @@
+"""Text generation from a GPT2CausalLM: keras-hub samplers driven over a key/value cache.
+
+keras-hub supplies the cached forward step (`GPT2CausalLM.generate_step`) and
+the samplers; tfllm adds what serving and the CLI need around them:
+- one compiled function per sampling setting, traced once for any batch size
+  and length (a repeated shape reuses the compiled program);
+- a seed that makes random sampling reproducible call after call;
+- ragged prompts in one batch, each row cut at its own end-of-text;
+- argument checks that name the bad argument.
+Each new token runs one cached step over a fixed-size cache, so its cost does
+not grow with the text already generated.
+"""
+
+import dataclasses
+
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from tfllm.errors import TfllmError
+
+SAMPLERS = ("greedy", "top_k", "top_p", "random", "beam")
+
+
+class GenerationError(TfllmError, ValueError):
+    """A generation argument no decoding could use; the message names it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplingOptions:
+    """How the next token is chosen.
+
+    Args:
+        sampler: 'greedy', 'top_k', 'top_p' (nucleus), 'random' or 'beam'.
+        temperature: divides the logits before sampling ('top_k', 'top_p', 'random').
+        top_k: candidates kept by 'top_k'.
+        top_p: probability mass kept by 'top_p', in (0, 1].
+        num_beams: beams of 'beam'.
+    """
+
+    sampler: str = "greedy"
+    temperature: float = 1.0
+    top_k: int = 40
+    top_p: float = 0.9
+    num_beams: int = 4
+
+    def check(self):
+        """Raises GenerationError naming the first argument out of range."""
+        if self.sampler not in SAMPLERS:
+            raise GenerationError(f"sampler: unknown sampler {self.sampler!r}; "
+                                  f"expected one of {SAMPLERS}")
+        if not self.temperature > 0:
+            raise GenerationError(f"temperature: got {self.temperature}, expected > 0")
+        if not (isinstance(self.top_k, int) and self.top_k >= 1):
+            raise GenerationError(f"top_k: got {self.top_k!r}, expected an integer >= 1")
+        if not 0 < self.top_p <= 1:
+            raise GenerationError(f"top_p: got {self.top_p}, expected a value in (0, 1]")
+        if not (isinstance(self.num_beams, int) and self.num_beams >= 1):
+            raise GenerationError(f"num_beams: got {self.num_beams!r}, expected an integer >= 1")
+        return self
+
+    def key(self):
+        """The fields that change the compiled program (unused ones are left out)."""
+        used = {
+            "greedy": (),
+            "top_k": ("top_k", "temperature"),
+            "top_p": ("top_p", "temperature"),
+            "random": ("temperature",),
+            "beam": ("num_beams",),
+        }[self.sampler]
+        return (self.sampler,) + tuple(getattr(self, name) for name in used)
+
+
+def build_sampler(options):
+    """Returns the keras-hub sampler for `options` (seeded later, per call)."""
+    samplers = keras_hub.samplers
+    if options.sampler == "greedy":
+        return samplers.GreedySampler()
+    if options.sampler == "top_k":
+        return samplers.TopKSampler(k=options.top_k, seed=0, temperature=options.temperature)
+    if options.sampler == "top_p":
+        return samplers.TopPSampler(p=options.top_p, seed=0, temperature=options.temperature)
+    if options.sampler == "random":
+        return samplers.RandomSampler(seed=0, temperature=options.temperature)
+    return samplers.BeamSampler(num_beams=options.num_beams)
+
+
+class Decoder:
+    """Generates token ids from a causal LM with a compiled, cached decoding loop.
+
+    Args:
+        causal_lm: a keras-hub GPT2CausalLM (or any CausalLM with `generate_step`).
+        end_id: the end-of-text id; a row stops once it generates it.
+        context_length: the most positions the model has (prompt + new tokens).
+        jit_compile: XLA-compile the loop.
+    """
+
+    def __init__(self, causal_lm, end_id, context_length, jit_compile=True):
+        self.causal_lm = causal_lm
+        self.end_id = int(end_id)
+        # Unwritten positions must not hold the stop id: keras-hub stops when
+        # every row holds one past its prompt.
+        self.pad_id = 1 if self.end_id == 0 else 0
+        self.context_length = int(context_length)
+        self.jit_compile = jit_compile
+        self.traces = 0  # how often a decoding function was traced (tests read it)
+        self._compiled = {}
+
+    def _function(self, options):
+        key = options.key()
+        if key not in self._compiled:
+            sampler = build_sampler(options)
+            causal_lm, end_id = self.causal_lm, self.end_id
+
+            def decode(token_ids, padding_mask):
+                self.traces += 1
+                causal_lm.sampler = sampler
+                outputs = causal_lm.generate_step(
+                    {"token_ids": token_ids, "padding_mask": padding_mask},
+                    stop_token_ids=[end_id])
+                return outputs["token_ids"]
+
+            spec = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.bool)]
+            self._compiled[key] = (sampler, tf.function(
+                decode, input_signature=spec, jit_compile=self.jit_compile))
+        return self._compiled[key]
+
+    def generate(self, prompts, max_new_tokens=None, max_length=None, options=None, seed=None):
+        """Continues each prompt; returns the new ids of each row, up to (not incl.) end-of-text.
+
+        Args:
+            prompts: list of 1-D int arrays, one per prompt (ragged lengths allowed).
+            max_new_tokens: tokens generated per row at most.
+            max_length: alternatively, total tokens (prompt + new) per row at most.
+            options: SamplingOptions (default greedy).
+            seed: an int makes random samplers reproducible; None draws a fresh seed.
+        """
+        options = (options or SamplingOptions()).check()
+        lengths = [len(p) for p in prompts]
+        if not prompts:
+            return []
+        if min(lengths) == 0:
+            raise GenerationError("prompt: empty prompt; give at least one token of text")
+        if (max_new_tokens is None) == (max_length is None):
+            raise GenerationError("max_new_tokens / max_length: give exactly one of them")
+        if max_new_tokens is not None:
+            if max_new_tokens < 1:
+                raise GenerationError(f"max_new_tokens: got {max_new_tokens}, expected >= 1")
+            limits = [n + max_new_tokens for n in lengths]
+        else:
+            if max_length <= max(lengths):
+                raise GenerationError(f"max_length: got {max_length}, but the longest prompt "
+                                      f"has {max(lengths)} tokens; expected more than that")
+            limits = [max_length] * len(prompts)
+        if max(limits) > self.context_length:
+            raise GenerationError(
+                f"prompt: {max(lengths)} prompt tokens plus the tokens to generate need "
+                f"{max(limits)} positions, more than the model's context window of "
+                f"{self.context_length}; shorten the prompt or ask for fewer tokens")
+        if options.sampler == "beam":
+            # keras-hub's beam search scores forced prompt tokens as if chosen;
+            # rows of one length have no forced tokens, so decode per length.
+            results = [None] * len(prompts)
+            for length in sorted(set(lengths)):
+                rows = [i for i, n in enumerate(lengths) if n == length]
+                outputs = self._decode([prompts[i] for i in rows],
+                                       max(limits[i] for i in rows), options, seed)
+                for i, output in zip(rows, outputs):
+                    results[i] = output
+        else:
+            results = self._decode(prompts, max(limits), options, seed)
+        return [self._cut(row, n, limit) for row, n, limit in zip(results, lengths, limits)]
+
+    def _decode(self, prompts, width, options, seed):
+        token_ids = np.full((len(prompts), width), self.pad_id, np.int32)
+        mask = np.zeros((len(prompts), width), bool)
+        for row, prompt in enumerate(prompts):
+            token_ids[row, :len(prompt)] = prompt
+            mask[row, :len(prompt)] = True
+        sampler, function = self._function(options)
+        if hasattr(sampler, "seed_generator"):
+            seed = int(np.random.randint(2**31 - 1)) if seed is None else int(seed)
+            sampler.seed_generator.state.assign(np.array([seed, 0], np.uint32).astype(
+                sampler.seed_generator.state.dtype))
+        return function(tf.constant(token_ids), tf.constant(mask)).numpy()
+
+    def _cut(self, row, prompt_length, limit):
+        new = row[prompt_length:limit]
+        ends = np.flatnonzero(new == self.end_id)
+        return new[:ends[0]] if len(ends) else new

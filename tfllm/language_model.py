@@ -1,0 +1,132 @@
+"""A trained language model loaded from its work directory: generate, score and evaluate text."""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfllm import config as config_lib
+from tfllm.data import bpe
+from tfllm.data import documents
+from tfllm.data import examples as examples_lib
+from tfllm.data import lm_pipeline
+from tfllm.errors import DataError
+from tfllm.evaluation import language_model as lm_eval
+from tfllm.generation import Decoder, GenerationError, SamplingOptions
+from tfllm.workdir import Paths
+
+
+class LanguageModel:
+    """The GPT, tokenizer, prompt template and generation defaults of one finished run.
+
+    Args:
+        workdir: a work directory written by `tfllm.train` with a language-model config.
+
+    Example:
+    >>> lm = LanguageModel("runs/gpt_lm")  # doctest: +SKIP
+    >>> lm.generate(["What is AI?"], max_new_tokens=20)  # doctest: +SKIP
+    ['Artificial Intelligence is the branch of engineering and science ...']
+    """
+
+    def __init__(self, workdir):
+        paths = Paths(workdir)
+        if not os.path.exists(paths.model):
+            raise DataError(f"{workdir}: no model.keras; is it the work directory of a "
+                            "finished `tfllm train` run?")
+        self.workdir = workdir
+        self.config = config_lib.load(paths.config)
+        if self.config.task != "language_modeling":
+            raise DataError(f"{workdir}: a {self.config.task} run, not a language model")
+        self.tokenizer = bpe.build_tokenizer(*bpe.load(paths.tokenizer, flag=paths.tokenizer))
+        self.model = keras.saving.load_model(paths.model, compile=False)
+        self.end_id = self.tokenizer.end_token_id
+        self.context_length = self.config.model.backbone.max_sequence_length
+        self._tokenize = tf.function(
+            lm_pipeline.tokenize_fn(self.tokenizer, self.config.data.cleaning),
+            input_signature=[tf.TensorSpec([None], tf.string)])
+        self._detokenize = tf.function(self.tokenizer.detokenize,
+                                       input_signature=[tf.TensorSpec([None, None], tf.int32)])
+        self.decoder = Decoder(self.model, self.end_id, self.context_length,
+                               jit_compile=self.config.generation.jit_compile)
+
+    @property
+    def trained_on_pairs(self):
+        """True when the run learned prompt -> response (prompts then get its template)."""
+        return self.config.data.format == "pairs"
+
+    def format_prompt(self, prompt):
+        """The prompt as the model saw prompts in training (the template, for pair runs)."""
+        if self.trained_on_pairs:
+            return lm_pipeline.format_prompt(self.config.data.prompt_template, prompt)
+        return prompt
+
+    def tokenize(self, texts):
+        """Returns one int32 id array per text (cleaned and tokenized in the graph)."""
+        if not texts:
+            return []
+        return [np.asarray(row, np.int32) for row in self._tokenize(tf.constant(texts)).numpy()]
+
+    def detokenize(self, ids):
+        """Returns the text of one id sequence."""
+        if len(ids) == 0:
+            return ""
+        text = self._detokenize(tf.constant([ids], tf.int32))[0].numpy()
+        return text.decode("utf-8", "replace")  # a cut may split a multi-byte character
+
+    def sampling_options(self, **overrides):
+        """The run's generation defaults with `overrides` (None values keep the default)."""
+        defaults = self.config.generation
+        fields = {name: defaults[name]
+                  for name in ("sampler", "temperature", "top_k", "top_p", "num_beams")}
+        fields.update({k: v for k, v in overrides.items() if v is not None})
+        return SamplingOptions(**fields).check()
+
+    def generate(self, prompts, max_new_tokens=None, max_length=None, seed=None,
+                 apply_template=None, **sampling):
+        """Returns the completion of each prompt (the new text only).
+
+        Args:
+            prompts: list of strings.
+            max_new_tokens: tokens to generate at most (default: the run's
+                generation.max_new_tokens); or give
+            max_length: total tokens per row, prompt included (as in Hugging Face).
+            seed: makes random samplers reproducible.
+            apply_template: write prompts through the run's prompt template;
+                default True for runs trained on prompt/response pairs.
+            **sampling: sampler, temperature, top_k, top_p, num_beams.
+        """
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        for index, prompt in enumerate(prompts):
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise GenerationError(f"prompt: prompt {index} is empty; expected text")
+        options = self.sampling_options(**sampling)
+        if max_new_tokens is None and max_length is None:
+            max_new_tokens = self.config.generation.max_new_tokens
+        template = self.trained_on_pairs if apply_template is None else apply_template
+        texts = [self.format_prompt(p) if template else p for p in prompts]
+        # A prompt starts after end-of-text, as every text did in training.
+        ids = [np.concatenate([[self.end_id], row]) for row in self.tokenize(texts)]
+        if max_length is not None:
+            max_length += 1  # the leading end-of-text is not the caller's token
+        new = self.decoder.generate(ids, max_new_tokens=max_new_tokens, max_length=max_length,
+                                    options=options, seed=seed)
+        return [self.detokenize(row) for row in new]
+
+    def evaluate(self, spec=""):
+        """Returns the perplexity report on a data source ('' = the run's validation split)."""
+        data = self.config.data
+        if spec:
+            with data.unlocked():
+                data.format = "auto"
+            pairs = documents.is_pairs(spec, data)
+            records, bad = documents.usable(documents.read(spec, data, pairs))
+            examples_lib.check_bad_rows(bad, len(records) + len(bad), data.max_bad_fraction)
+        else:
+            prepared = documents.prepare(data)
+            records, pairs = prepared.validation, prepared.pairs
+        tokenize = lm_pipeline.tokenize_fn(self.tokenizer, data.cleaning)
+        blocks, _ = lm_pipeline.packed_blocks(records, tokenize, self.end_id, pairs,
+                                              data.prompt_template, data.max_seq_length)
+        dataset = lm_pipeline.lm_dataset(blocks, data.batch_size, training=False)
+        return lm_eval.perplexity_report(self.model, dataset, spec or "validation")

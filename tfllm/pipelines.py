@@ -1,0 +1,55 @@
+"""`tfllm.pipeline(task, model=workdir)`: Hugging Face-style callables over finished runs."""
+
+from tfllm.errors import TfllmError
+
+TASKS = ("text-classification", "text-generation")
+
+
+class TextGenerationPipeline:
+    """Calls return one {"generated_text", "completion"} dict per prompt.
+
+    `generated_text` is the prompt as the model saw it (the run's template
+    applied, for pair-trained runs) followed by the completion, as Hugging
+    Face's pipeline returns with `return_full_text=True`.
+    """
+
+    def __init__(self, language_model):
+        self.model = language_model
+
+    def __call__(self, prompts, max_new_tokens=None, max_length=None, seed=None,
+                 apply_template=None, **sampling):
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        completions = self.model.generate(
+            prompts, max_new_tokens=max_new_tokens, max_length=max_length, seed=seed,
+            apply_template=apply_template, **sampling)
+        template = self.model.trained_on_pairs if apply_template is None else apply_template
+        return [{"generated_text": (self.model.format_prompt(p) if template else p) + c,
+                 "completion": c}
+                for p, c in zip(prompts, completions)]
+
+
+class TextClassificationPipeline:
+    """Calls return one {"label", "score"} dict per text (the most likely label)."""
+
+    def __init__(self, classifier):
+        self.model = classifier
+
+    def __call__(self, texts, text_pairs=None):
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        return [{"label": r["label"], "score": r["score"]}
+                for r in self.model.predict(texts, text_pairs)]
+
+
+def pipeline(task, model):
+    """Returns the pipeline for `task` over the finished run in directory `model`."""
+    import tfllm  # pylint: disable=import-outside-toplevel
+
+    if task not in TASKS:
+        raise TfllmError(f"unknown pipeline task {task!r}; expected one of {TASKS}")
+    loaded = tfllm.load(model)
+    expected = "language_modeling" if task == "text-generation" else "text_classification"
+    if loaded.config.task != expected:
+        raise TfllmError(f"{model}: a {loaded.config.task} run cannot serve {task!r}")
+    if task == "text-generation":
+        return TextGenerationPipeline(loaded)
+    return TextClassificationPipeline(loaded)

@@ -1,0 +1,151 @@
+"""train_and_evaluate for language models: from config to a work directory with a GPT.
+
+Same order and guarantees as the classification run: config checked, data
+read and checked, tokenizer learned (or loaded) before any model is built;
+the same optimizer, callbacks, backups and metrics log.
+"""
+
+import os
+import time
+
+import keras
+import keras_hub
+
+from tfllm import config as config_lib
+from tfllm.data import bpe
+from tfllm.data import cleaning
+from tfllm.data import documents
+from tfllm.data import examples as examples_lib
+from tfllm.data import lm_pipeline
+from tfllm.errors import DataError
+from tfllm.evaluation import language_model as lm_eval
+from tfllm.models import gpt
+from tfllm.training import callbacks as callbacks_lib
+from tfllm.training import loop
+from tfllm.training import optimizers
+from tfllm.workdir import Paths
+
+
+def training_texts(examples, data_config):
+    """The cleaned texts the BPE merges are learned from (prompts as the template writes them)."""
+    if examples.pairs:
+        texts = [lm_pipeline.format_prompt(data_config.prompt_template, r.text)
+                 for r in examples.train] + [r.text_pair for r in examples.train]
+    else:
+        texts = [r.text for r in examples.train]
+    clean = cleaning.clean_fn(data_config.cleaning)
+    return [t.decode("utf-8") for t in clean(texts).numpy()]
+
+
+def tokenizer_files_for(config, examples, paths):
+    """Returns (vocabulary, merges): the work directory's (a resumed run), the config's, or learned."""
+    if os.path.exists(os.path.join(paths.tokenizer, bpe.VOCAB_FILE)):
+        return bpe.load(paths.tokenizer, flag=paths.tokenizer)
+    if config.tokenizer.vocabulary:
+        return bpe.load(config.tokenizer.vocabulary)
+    return bpe.learn(training_texts(examples, config.data), config.tokenizer.vocabulary_size,
+                     config.tokenizer.min_frequency)
+
+
+def resolve(config, vocabulary_size, pairs):
+    """Returns a copy of `config` with model dimensions, context and data format filled in."""
+    resolved = config.copy_and_resolve_references()
+    with resolved.unlocked():
+        resolved.data.format = "pairs" if pairs else "documents"
+        backbone = resolved.model.backbone
+        backbone.max_sequence_length = backbone.max_sequence_length or config.data.max_seq_length
+        kwargs = gpt.backbone_kwargs(resolved.model, vocabulary_size)
+        for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim"):
+            backbone[key] = kwargs[key]
+    return resolved
+
+
+def prepare_workdir(config, paths):
+    """Reads the data, writes tokenizer files, resolved config and data report.
+
+    Returns:
+        (examples, vocabulary, merges, resolved config).
+    """
+    loop.check_resumable(paths)
+    examples = documents.prepare(config.data)
+    print(examples_lib.describe(examples.report), flush=True)
+    paths.make_dirs()
+    vocabulary, merges = tokenizer_files_for(config, examples, paths)
+    bpe.save(vocabulary, merges, paths.tokenizer)
+    resolved = resolve(config, len(vocabulary), examples.pairs)
+    config_lib.save(resolved, paths.config)
+    loop.write_json(paths.data_report, examples.report)
+    return examples, vocabulary, merges, resolved
+
+
+def compile_model(model, config, steps_per_epoch):
+    """Compiles with AdamW, token cross-entropy averaged over weighted tokens, and perplexity."""
+    model.compile(
+        optimizer=optimizers.build_optimizer(config.train, steps_per_epoch),
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight"),
+        weighted_metrics=[keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")],
+        jit_compile=config.runtime.jit_compile,
+    )
+
+
+def fit(config, paths, examples, tokenizer):
+    """Packs the data, builds, compiles and trains the model.
+
+    Returns:
+        (model, validation dataset, validation blocks, training token stream).
+    """
+    data = config.data
+    tokenize = lm_pipeline.tokenize_fn(tokenizer, data.cleaning)
+    end_id = tokenizer.end_token_id
+    train_blocks, train_ids = lm_pipeline.packed_blocks(
+        examples.train, tokenize, end_id, examples.pairs, data.prompt_template, data.max_seq_length)
+    val_blocks, _ = lm_pipeline.packed_blocks(
+        examples.validation, tokenize, end_id, examples.pairs, data.prompt_template,
+        data.max_seq_length)
+    blocks = len(train_blocks["token_ids"])
+    if blocks < data.batch_size:
+        raise DataError(
+            f"{data.train}: {len(train_ids)} training tokens make {blocks} blocks of "
+            f"--config.data.max_seq_length={data.max_seq_length}, less than one batch "
+            f"(--config.data.batch_size={data.batch_size})")
+    train_ds = lm_pipeline.lm_dataset(train_blocks, data.batch_size, training=True,
+                                      shuffle_buffer=data.shuffle_buffer, seed=config.seed)
+    val_ds = lm_pipeline.lm_dataset(val_blocks, data.batch_size, training=False)
+    full_epoch = blocks // data.batch_size
+    steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
+
+    model = gpt.build_causal_lm(gpt.backbone_kwargs(config.model, tokenizer.vocabulary_size()))
+    compile_model(model, config, steps_per_epoch)
+    callbacks = callbacks_lib.standard_callbacks(
+        config.train, paths, data.batch_size, data.max_seq_length, monitor="val_loss", mode="min")
+    model.fit(train_ds.repeat(), validation_data=val_ds, epochs=config.train.epochs,
+              steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=config.train.verbose,
+              shuffle=False)  # the dataset shuffles itself
+    return model, val_ds, val_blocks, train_ids
+
+
+def train_and_evaluate(config, workdir):
+    """Trains the language model `config` describes; writes everything into `workdir`.
+
+    Started again with the same arguments after a crash or a kill, it resumes
+    from the last epoch's backup in `workdir/backup/`.
+
+    Returns:
+        The validation report: perplexity, loss (nats per token), tokens
+        scored, the unigram baseline's perplexity on the same tokens, wall
+        time and the work directory.
+    """
+    start = time.perf_counter()
+    config_lib.validate(config)
+    paths = Paths(workdir)
+    examples, vocabulary, merges, resolved = prepare_workdir(config, paths)
+    tokenizer = bpe.build_tokenizer(vocabulary, merges)
+    with loop.runtime(resolved):
+        model, val_ds, val_blocks, train_ids = fit(resolved, paths, examples, tokenizer)
+        model.save(paths.model)
+        report = lm_eval.perplexity_report(model, val_ds, "validation")
+    report["unigram_perplexity"] = lm_eval.unigram_perplexity(
+        train_ids, len(vocabulary), val_blocks["targets"], val_blocks["weights"])
+    loop.write_json(paths.eval, report)
+    return {**report, "wall_seconds": round(time.perf_counter() - start, 1), "workdir": workdir}
