@@ -1,6 +1,7 @@
 """A trained language model loaded from its work directory: generate, score and evaluate text."""
 
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -39,7 +40,11 @@ class LanguageModel:
         if self.config.task != "language_modeling":
             raise DataError(f"{workdir}: a {self.config.task} run, not a language model")
         self.tokenizer = bpe.build_tokenizer(*bpe.load(paths.tokenizer, flag=paths.tokenizer))
-        self.model = keras.saving.load_model(paths.model, compile=False)
+        with warnings.catch_warnings():
+            # keras-hub compiles every task it builds, so loading meets a fresh
+            # optimizer beside the saved one; only the weights are needed here.
+            warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+            self.model = keras.saving.load_model(paths.model, compile=False)
         self.end_id = self.tokenizer.end_token_id
         self.context_length = self.config.model.backbone.max_sequence_length
         self._tokenize = tf.function(
@@ -108,6 +113,10 @@ class LanguageModel:
         # A prompt starts after end-of-text, as every text did in training.
         ids = [np.concatenate([[self.end_id], row]) for row in self.tokenize(texts)]
         if max_length is not None:
+            longest = max(len(row) for row in ids) - 1
+            if max_length <= longest:
+                raise GenerationError(f"max_length: got {max_length}, but the longest prompt "
+                                      f"has {longest} tokens; expected more than that")
             max_length += 1  # the leading end-of-text is not the caller's token
         new = self.decoder.generate(ids, max_new_tokens=max_new_tokens, max_length=max_length,
                                     options=options, seed=seed)

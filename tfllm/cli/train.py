@@ -41,15 +41,22 @@ def main(argv, config_flag):
     workdir = _WORKDIR.value or os.path.join("runs", config.experiment)
     report = tfllm.train(config, workdir)
     minutes, seconds = divmod(int(report["wall_seconds"]), 60)
-    print(f"\nvalidation accuracy {report['accuracy']:.3f} on {report['examples']} examples "
-          f"(majority-class baseline {report['majority_baseline']:.3f}, "
-          f"macro-F1 {report['macro_f1']:.3f}) in {minutes}m{seconds:02d}s")
+    if "perplexity" in report:
+        print(f"\nvalidation perplexity {report['perplexity']:.2f} on {report['tokens']} tokens "
+              f"(unigram baseline {report['unigram_perplexity']:.2f}) in {minutes}m{seconds:02d}s")
+        commands = [f"tfllm generate --workdir={workdir} --prompt='What is AI?'",
+                    f"tfllm evaluate --workdir={workdir}"]
+    else:
+        print(f"\nvalidation accuracy {report['accuracy']:.3f} on {report['examples']} examples "
+              f"(majority-class baseline {report['majority_baseline']:.3f}, "
+              f"macro-F1 {report['macro_f1']:.3f}) in {minutes}m{seconds:02d}s")
+        commands = [f"tfllm evaluate --workdir={workdir}",
+                    f"tfllm predict --workdir={workdir} --text='What is AI?'",
+                    f"tfllm export --workdir={workdir} --export_dir=exports/{config.experiment}"]
     print(f"work directory: {workdir}")
     print("next:")
-    print(f"  tfllm evaluate --workdir={workdir}")
-    print(f"  tfllm predict --workdir={workdir} --text='What is AI?'")
-    print(f"  tfllm export --workdir={workdir} --export_dir=exports/{config.experiment}")
-    print(f"  tensorboard --logdir={os.path.join(workdir, 'logs')}")
+    for command in commands + [f"tensorboard --logdir={os.path.join(workdir, 'logs')}"]:
+        print(f"  {command}")
 
 
 def run(argv):

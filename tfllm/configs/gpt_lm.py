@@ -34,7 +34,7 @@ def get_config(variant=""):
     data.deduplicate = True  # Drop exact duplicate documents / pairs before the split.
     data.max_bad_fraction = 0.0  # Stop when more than this share of rows is bad.
     data.max_seq_length = 128  # Tokens per packed training block.
-    data.batch_size = 16  # Blocks per training step (global, across replicas).
+    data.batch_size = 8  # Blocks per training step (global, across replicas).
     data.shuffle_buffer = 10_000  # Blocks in the shuffle buffer.
 
     data.cleaning = cleaning = ml_collections.ConfigDict()
@@ -45,11 +45,11 @@ def get_config(variant=""):
 
     config.tokenizer = tokenizer = ml_collections.ConfigDict()
     tokenizer.vocabulary = ""  # A directory with GPT-2-format vocab.json + merges.txt; '' = learn.
-    tokenizer.vocabulary_size = 4_096  # Learned byte-level BPE size, end-of-text included.
+    tokenizer.vocabulary_size = 2_048  # Learned byte-level BPE size, end-of-text included.
     tokenizer.min_frequency = 2  # A merge must occur this often to be learned.
 
     config.model = model = ml_collections.ConfigDict()
-    model.size = "mini"  # tiny 2x128, mini 4x256, small 6x512, medium 8x512, base 12x768 (GPT-2).
+    model.size = "tiny"  # tiny 2x128, mini 4x256, small 6x512, medium 8x512, base 12x768 (GPT-2).
     model.backbone = backbone = ml_collections.ConfigDict()
     # Explicit dimensions; 0 takes the value of model.size. Names are GPT2Backbone's.
     backbone.num_layers = 0
@@ -60,7 +60,7 @@ def get_config(variant=""):
     backbone.max_sequence_length = 0  # Context window (positions); 0 = data.max_seq_length.
 
     config.train = train = ml_collections.ConfigDict()
-    train.epochs = 20  # Passes over the training blocks.
+    train.epochs = 30  # Passes over the training blocks.
     train.steps_per_epoch = 0  # 0 = one full pass; otherwise stop each epoch after N steps.
     train.learning_rate = 1e-3  # Peak learning rate, reached at the end of warmup.
     train.warmup_fraction = 0.05  # Share of all steps spent warming up linearly from 0.
@@ -69,7 +69,8 @@ def get_config(variant=""):
     train.weight_decay = 0.1  # AdamW decoupled decay; not applied to LayerNorm, bias, embeddings.
     train.ema_momentum = 0.0  # Keep an exponential moving average of weights; 0 = off.
     train.clipnorm = 1.0  # Global gradient-norm clipping; 0 = off.
-    train.early_stopping_patience = 0  # Epochs without val_loss improvement before stopping.
+    # Epochs without val_loss improvement before stopping (the best weights are kept); 0 = off.
+    train.early_stopping_patience = 3
     train.checkpoint_every_epochs = 1  # Periodic checkpoints in checkpoints/; best one kept too.
     train.verbose = 1  # 0 silent, 1 progress bar, 2 one line per epoch.
 

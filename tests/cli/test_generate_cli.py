@@ -1,0 +1,42 @@
+"""`tfllm train` on the GPT config, then `tfllm generate` and `tfllm evaluate`, in subprocesses."""
+
+import json
+
+import pytest
+
+from tests.cli.test_cli import error_line, tfllm
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("cli") / "gpt")
+    result = tfllm("train", "--config=configs/gpt_lm.py:smoke", f"--workdir={path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "validation perplexity" in result.stdout and "unigram baseline" in result.stdout
+    return path
+
+
+def test_generate_prints_one_json_line_per_prompt(workdir):
+    result = tfllm("generate", f"--workdir={workdir}", "--prompt=What is AI?", "--prompt=Hello",
+                   "--max_new_tokens=4", "--sampler=top_p", "--top_p=0.8", "--seed=5")
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["prompt"] for line in lines] == ["What is AI?", "Hello"]
+    assert lines[0]["generated_text"].startswith("What is AI?\n")
+
+
+@pytest.mark.parametrize("flag, expected", [
+    ("--temperature=0", "temperature: got 0.0, expected > 0"),
+    ("--sampler=nucleus", "sampler: unknown sampler 'nucleus'"),
+    ("--max_length=2", "max_length: got 2, but the longest prompt has"),
+])
+def test_bad_generation_flags_are_one_line_errors(workdir, flag, expected):
+    result = tfllm("generate", f"--workdir={workdir}", "--prompt=What is AI?", flag)
+    assert result.returncode == 2
+    assert expected in error_line(result)
+
+
+def test_evaluate_reports_perplexity(workdir):
+    result = tfllm("evaluate", f"--workdir={workdir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "validation: perplexity" in result.stdout
