@@ -4,7 +4,7 @@ import pytest
 
 from tests.helpers import smoke_config
 from tfllm import config as config_lib
-from tfllm.configs import bert_classifier
+from tfllm.configs import bert_classifier, gpt_lm
 from tfllm.errors import ConfigError
 
 
@@ -73,3 +73,39 @@ def test_save_load_round_trip(tmp_path):
     loaded = config_lib.load(path)
     assert loaded.to_dict() == config.to_dict()
     assert json.loads(open(path, encoding="utf-8").read())["train"]["epochs"] == 2
+
+
+def test_gpt_configs_are_valid():
+    config_lib.validate(gpt_lm.get_config())
+    config_lib.validate(gpt_lm.get_config("smoke"))
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("generation.sampler", "nucleus", "expected one of ('greedy', 'top_k', 'top_p'"),
+    ("generation.temperature", 0.0, "expected a positive number"),
+    ("generation.top_p", 1.5, "expected a probability in (0, 1]"),
+    ("generation.num_beams", 0, "expected a positive integer"),
+    ("data.prompt_template", "Q: ", "expected a template containing {prompt}"),
+    ("data.format", "chat", "expected one of ('auto', 'documents', 'pairs')"),
+    ("tokenizer.vocabulary_size", 100, "expected an integer >= 257"),
+    ("model.size", "xl", "expected one of ('tiny', 'mini', 'small', 'medium', 'base')"),
+    ("model.backbone.max_sequence_length", 8, "expected 0 or at least data.max_seq_length"),
+])
+def test_bad_gpt_values_name_the_flag(field, value, message):
+    config = gpt_lm.get_config("smoke")
+    *parents, leaf = field.split(".")
+    section = config
+    for part in parents:
+        section = section[part]
+    section[leaf] = value
+    with pytest.raises(ConfigError) as error:
+        config_lib.validate(config)
+    assert str(error.value).startswith(f"--config.{field}: got {value!r}")
+    assert message in str(error.value)
+
+
+def test_gpt_vocabulary_must_be_a_directory(tmp_path):
+    config = gpt_lm.get_config("smoke")
+    config.tokenizer.vocabulary = str(tmp_path / "missing")
+    with pytest.raises(ConfigError, match="--config.tokenizer.vocabulary: directory with vocab.json"):
+        config_lib.validate(config)

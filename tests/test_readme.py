@@ -3,7 +3,7 @@
 import os
 import re
 
-from tfllm.configs import bert_classifier
+from tfllm.configs import bert_classifier, gpt_lm
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,13 +21,30 @@ def flatten(config, prefix=""):
             yield f"{prefix}{key}", value
 
 
+def reference_rows(section):
+    """{field: default as shown} from the README's reference tables in `section`."""
+    return dict(re.findall(r"^\| `([\w.]+)` \| `?([^`|]*)`? \|", section, re.M))
+
+
+def check_default(field, shown, value):
+    shown = shown.strip()
+    expected = '""' if value == "" else str(value).encode("unicode_escape").decode()
+    assert shown == expected or float(shown) == value, (field, shown, value)
+
+
 def test_reference_table_lists_every_field_with_its_default():
-    rows = dict(re.findall(r"^\| `([\w.]+)` \| `?([^`|]*)`? \|", read("README.md"), re.M))
-    for field, value in flatten(bert_classifier.get_config()):
-        assert field in rows, f"README reference lacks {field}"
-        shown = rows[field].strip()
-        expected = '""' if value == "" else str(value)
-        assert shown == expected or float(shown) == value, (field, shown, value)
+    reference = read("README.md").split("## Configuration reference")[1]
+    classifier_part, gpt_part = reference.split("### `configs/gpt_lm.py`")
+    classifier_rows, gpt_rows = reference_rows(classifier_part), reference_rows(gpt_part)
+    classifier = dict(flatten(bert_classifier.get_config()))
+    for field, value in classifier.items():
+        assert field in classifier_rows, f"README reference lacks {field}"
+        check_default(field, classifier_rows[field], value)
+    for field, value in flatten(gpt_lm.get_config()):
+        if field in gpt_rows:
+            check_default(field, gpt_rows[field], value)
+        else:  # shared with the classifier: same default, listed there
+            assert classifier.get(field, object()) == value, f"gpt_lm reference lacks {field}"
 
 
 def test_ci_runs_the_readme_test_command():

@@ -100,3 +100,16 @@ def test_prompt_tokens_carry_no_loss():
     changed[response_positions] = (changed[response_positions] + 7) % tokenizer.vocabulary_size()
     assert loss(changed) != pytest.approx(loss(blocks["targets"]), abs=1e-4)
     assert len(stream) == blocks["padding_mask"].sum() + 1
+
+
+def test_training_can_reuse_gpt2_format_vocabulary_files(run, tmp_path):
+    workdir, _ = run
+    config = gpt_lm.get_config("smoke")
+    config.tokenizer.vocabulary = os.path.join(workdir, "tokenizer")
+    config.train.epochs = 1
+    tfllm.train(config, str(tmp_path / "reused"))
+    for name in ("vocab.json", "merges.txt"):
+        with open(os.path.join(workdir, "tokenizer", name), encoding="utf-8") as f:
+            original = f.read()
+        with open(tmp_path / "reused" / "tokenizer" / name, encoding="utf-8") as f:
+            assert f.read() == original
