@@ -1,9 +1,11 @@
 """Text generation from a GPT2CausalLM: keras-hub samplers driven over a key/value cache.
 
-keras-hub supplies the cached forward step (`GPT2CausalLM.generate_step`) and
+keras-hub supplies the cached forward step (`GPT2CausalLM.call_with_cache`) and
 the samplers; tfllm adds what serving and the CLI need around them:
 - one compiled function per sampling setting, traced once for any batch size
   and length (a repeated shape reuses the compiled program);
+- a cache seeded with the prompt prefix only (keras-hub's `generate_step`
+  runs the whole padded length, logits included);
 - a seed that makes random sampling reproducible call after call;
 - ragged prompts in one batch, each row cut at its own end-of-text;
 - argument checks that name the bad argument.
@@ -106,21 +108,51 @@ class Decoder:
         self.traces = 0  # how often a decoding function was traced (tests read it)
         self._compiled = {}
 
+    def _seed_cache(self, prefix_ids, width):
+        """Runs the shared prompt prefix through the model once; returns the filled cache.
+
+        keras-hub's `generate_step` seeds its cache with a forward pass over
+        every position of the padded batch, logits included; only the prefix
+        that all prompts share by position (the shortest prompt's length) is
+        needed, and no logits, because the sampler's first step recomputes the
+        prefix's last position. The cache keeps the full `width`.
+        """
+        backbone = self.causal_lm.backbone
+        batch = tf.shape(prefix_ids)[0]
+        head_dim = backbone.hidden_dim // backbone.num_heads
+        cache = tf.zeros([batch, backbone.num_layers, 2, width, backbone.num_heads, head_dim],
+                         dtype=self.causal_lm.compute_dtype)
+        x = backbone.token_embedding(prefix_ids)
+        x = backbone.embeddings_add((x, backbone.position_embedding(x, start_index=0)))
+        caches = []
+        for i, layer in enumerate(backbone.transformer_layers):
+            x, layer_cache = layer(x, self_attention_cache=cache[:, i, ...],
+                                   self_attention_cache_update_index=0)
+            caches.append(layer_cache)
+        return tf.stack(caches, axis=1)
+
     def _function(self, options):
         key = options.key()
         if key not in self._compiled:
             sampler = build_sampler(options)
             causal_lm, end_id = self.causal_lm, self.end_id
 
-            def decode(token_ids, padding_mask):
-                self.traces += 1
-                causal_lm.sampler = sampler
-                outputs = causal_lm.generate_step(
-                    {"token_ids": token_ids, "padding_mask": padding_mask},
-                    stop_token_ids=[end_id])
-                return outputs["token_ids"]
+            def next_token_logits(prompt, cache, index):
+                # The step for position `index`: feed the token before it.
+                # A static slice size (1), or XLA sees a dynamic shape and slows down.
+                token = tf.slice(prompt, [0, index - 1], [tf.shape(prompt)[0], 1])
+                logits, hidden, cache = causal_lm.call_with_cache(token, cache, index - 1)
+                return tf.squeeze(logits, 1), tf.squeeze(hidden, 1), cache
 
-            spec = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.bool)]
+            def decode(prefix_ids, token_ids, padding_mask):
+                self.traces += 1
+                cache = self._seed_cache(prefix_ids, tf.shape(token_ids)[1])
+                return sampler(next=next_token_logits, prompt=token_ids, cache=cache,
+                               index=tf.shape(prefix_ids)[1], mask=padding_mask,
+                               stop_token_ids=[end_id], model=causal_lm)
+
+            spec = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.int32),
+                    tf.TensorSpec([None, None], tf.bool)]
             self._compiled[key] = (sampler, tf.function(
                 decode, input_signature=spec, jit_compile=self.jit_compile))
         return self._compiled[key]
@@ -182,7 +214,8 @@ class Decoder:
             seed = int(np.random.randint(2**31 - 1)) if seed is None else int(seed)
             sampler.seed_generator.state.assign(np.array([seed, 0], np.uint32).astype(
                 sampler.seed_generator.state.dtype))
-        return function(tf.constant(token_ids), tf.constant(mask)).numpy()
+        prefix = token_ids[:, :min(len(p) for p in prompts)]
+        return function(tf.constant(prefix), tf.constant(token_ids), tf.constant(mask)).numpy()
 
     def _cut(self, row, prompt_length, limit):
         new = row[prompt_length:limit]
