@@ -87,11 +87,43 @@ def build_sampler(options):
     return samplers.BeamSampler(num_beams=options.num_beams)
 
 
+def seed_cache(causal_lm, prefix_ids, width):
+    """Runs the shared prompt prefix through a GPT2CausalLM once; returns the filled cache.
+
+    keras-hub's `generate_step` seeds its cache with a forward pass over
+    every position of the padded batch, logits included; only the prefix
+    that all prompts share by position (the shortest prompt's length) is
+    needed, and no logits, because the first decoding step recomputes the
+    prefix's last position. The cache keeps the full `width`.
+    """
+    backbone = causal_lm.backbone
+    batch = tf.shape(prefix_ids)[0]
+    head_dim = backbone.hidden_dim // backbone.num_heads
+    cache = tf.zeros([batch, backbone.num_layers, 2, width, backbone.num_heads, head_dim],
+                     dtype=causal_lm.compute_dtype)
+    x = backbone.token_embedding(prefix_ids)
+    x = backbone.embeddings_add((x, backbone.position_embedding(x, start_index=0)))
+    caches = []
+    for i, layer in enumerate(backbone.transformer_layers):
+        x, layer_cache = layer(x, self_attention_cache=cache[:, i, ...],
+                               self_attention_cache_update_index=0)
+        caches.append(layer_cache)
+    return tf.stack(caches, axis=1)
+
+
+def step_logits(causal_lm, token_ids, cache, index):
+    """Logits for position `index` from the token before it; returns (logits, hidden, cache)."""
+    # A static slice size (1), or XLA sees a dynamic shape and slows down.
+    token = tf.slice(token_ids, [0, index - 1], [tf.shape(token_ids)[0], 1])
+    logits, hidden, cache = causal_lm.call_with_cache(token, cache, index - 1)
+    return tf.squeeze(logits, 1), tf.squeeze(hidden, 1), cache
+
+
 class Decoder:
     """Generates token ids from a causal LM with a compiled, cached decoding loop.
 
     Args:
-        causal_lm: a keras-hub GPT2CausalLM (or any CausalLM with `generate_step`).
+        causal_lm: a keras-hub GPT2CausalLM (its `call_with_cache` runs each step).
         end_id: the end-of-text id; a row stops once it generates it.
         context_length: the most positions the model has (prompt + new tokens).
         jit_compile: XLA-compile the loop.
@@ -108,29 +140,6 @@ class Decoder:
         self.traces = 0  # how often a decoding function was traced (tests read it)
         self._compiled = {}
 
-    def _seed_cache(self, prefix_ids, width):
-        """Runs the shared prompt prefix through the model once; returns the filled cache.
-
-        keras-hub's `generate_step` seeds its cache with a forward pass over
-        every position of the padded batch, logits included; only the prefix
-        that all prompts share by position (the shortest prompt's length) is
-        needed, and no logits, because the sampler's first step recomputes the
-        prefix's last position. The cache keeps the full `width`.
-        """
-        backbone = self.causal_lm.backbone
-        batch = tf.shape(prefix_ids)[0]
-        head_dim = backbone.hidden_dim // backbone.num_heads
-        cache = tf.zeros([batch, backbone.num_layers, 2, width, backbone.num_heads, head_dim],
-                         dtype=self.causal_lm.compute_dtype)
-        x = backbone.token_embedding(prefix_ids)
-        x = backbone.embeddings_add((x, backbone.position_embedding(x, start_index=0)))
-        caches = []
-        for i, layer in enumerate(backbone.transformer_layers):
-            x, layer_cache = layer(x, self_attention_cache=cache[:, i, ...],
-                                   self_attention_cache_update_index=0)
-            caches.append(layer_cache)
-        return tf.stack(caches, axis=1)
-
     def _function(self, options):
         key = options.key()
         if key not in self._compiled:
@@ -138,15 +147,11 @@ class Decoder:
             causal_lm, end_id = self.causal_lm, self.end_id
 
             def next_token_logits(prompt, cache, index):
-                # The step for position `index`: feed the token before it.
-                # A static slice size (1), or XLA sees a dynamic shape and slows down.
-                token = tf.slice(prompt, [0, index - 1], [tf.shape(prompt)[0], 1])
-                logits, hidden, cache = causal_lm.call_with_cache(token, cache, index - 1)
-                return tf.squeeze(logits, 1), tf.squeeze(hidden, 1), cache
+                return step_logits(causal_lm, prompt, cache, index)
 
             def decode(prefix_ids, token_ids, padding_mask):
                 self.traces += 1
-                cache = self._seed_cache(prefix_ids, tf.shape(token_ids)[1])
+                cache = seed_cache(causal_lm, prefix_ids, tf.shape(token_ids)[1])
                 return sampler(next=next_token_logits, prompt=token_ids, cache=cache,
                                index=tf.shape(prefix_ids)[1], mask=padding_mask,
                                stop_token_ids=[end_id], model=causal_lm)

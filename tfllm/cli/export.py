@@ -27,7 +27,7 @@ def main(argv):
     print(f"  tensorflow_model_server --rest_api_port=8501 --model_name={model_name} "
           f"--model_base_path={os.path.abspath(_EXPORT_DIR.value)}")
     print("then:")
-    print(f"  {describe.curl_line(model_name, {'text': ['What is AI?']})}")
+    print(f"  {describe.curl_line(model_name, describe.example_inputs(version_dir))}")
 
 
 def run(argv):

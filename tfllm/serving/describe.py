@@ -34,6 +34,16 @@ def custom_ops(version_dir):
     return sorted(op for op in ops if not hasattr(tf.raw_ops, op))
 
 
+def example_inputs(version_dir):
+    """A small `serving_default` request body's inputs, from the signature's input names."""
+    function = tf.saved_model.load(version_dir).signatures["serving_default"]
+    _, inputs = function.structured_input_signature
+    if "prompt" in inputs:
+        return {"prompt": ["What is AI?"]}
+    examples = {"text": ["What is AI?"], "text_pair": ["Artificial intelligence."]}
+    return {name: examples[name] for name in sorted(inputs)}
+
+
 def curl_line(model_name, example_inputs, port=8501):
     """A ready REST call to TF Serving's predict API for `serving_default`."""
     body = json.dumps({"signature_name": "serving_default", "inputs": example_inputs},

@@ -13,8 +13,12 @@ import numpy as np
 import tensorflow as tf
 
 from tfllm.classifier import TextClassifier
+from tfllm.data import bpe
+from tfllm.data import lm_pipeline
 from tfllm.errors import TfllmError
+from tfllm.language_model import LanguageModel
 from tfllm.serving.classifier_module import ClassifierModule
+from tfllm.serving.lm_module import LanguageModelModule
 from tfllm.serving.warmup import write_warmup_requests
 from tfllm.workdir import Paths
 
@@ -34,23 +38,72 @@ def export(workdir, export_dir, version=None):
     if os.path.exists(target):
         raise TfllmError(f"{target} exists; versions are never overwritten "
                          f"(the next free one is {next_version(export_dir)})")
-    classifier = TextClassifier(workdir)
-    config = classifier.config
-    module = ClassifierModule(classifier.model, classifier.to_features, classifier.labels,
-                              pair=bool(config.data.text_pair_column))
-    paths = Paths(workdir)
-    module.vocabulary_file = tf.saved_model.Asset(paths.vocabulary)
-    module.labels_file = tf.saved_model.Asset(paths.labels)
+    import tfllm  # pylint: disable=import-outside-toplevel
+    loaded = tfllm.load(workdir)
+    if isinstance(loaded, LanguageModel):
+        module, requests = language_model_module(loaded), language_model_warmup()
+    else:
+        module = classifier_module(loaded)
+        requests = warmup_requests(module)
     os.makedirs(export_dir, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir)
     try:
         tf.saved_model.save(module, staging, signatures=module.signatures())
-        write_warmup_requests(staging, warmup_requests(module))
+        write_warmup_requests(staging, requests)
         os.rename(staging, target)
     finally:
         if os.path.exists(staging):
             shutil.rmtree(staging)
     return target
+
+
+def classifier_module(classifier: TextClassifier):
+    """The serving module of a loaded classifier, with its vocabulary and labels as assets."""
+    module = ClassifierModule(classifier.model, classifier.to_features, classifier.labels,
+                              pair=bool(classifier.config.data.text_pair_column))
+    paths = Paths(classifier.workdir)
+    module.vocabulary_file = tf.saved_model.Asset(paths.vocabulary)
+    module.labels_file = tf.saved_model.Asset(paths.labels)
+    return module
+
+
+def language_model_module(lm: LanguageModel):
+    """The serving module of a loaded language model, with its BPE files as assets.
+
+    `serving_default` uses the run's generation defaults; a beam-search
+    default becomes greedy (the exported loop has no beams).
+    """
+    config = lm.config
+    prefix, suffix = ("", "")
+    if lm.trained_on_pairs:
+        prefix, suffix = config.data.prompt_template.split(lm_pipeline.PROMPT_FIELD, 1)
+    generation = config.generation
+    sampling = generation.sampler in ("top_k", "top_p", "random")
+    defaults = {
+        "max_new_tokens": generation.max_new_tokens,
+        "temperature": generation.temperature if sampling else 0.0,
+        "top_k": generation.top_k if generation.sampler == "top_k" else 0,
+        "top_p": generation.top_p if generation.sampler == "top_p" else 1.0,
+    }
+    tokenize = lm_pipeline.tokenize_fn(lm.tokenizer, config.data.cleaning)
+    module = LanguageModelModule(lm.model, lm.tokenizer, tokenize, lm.end_id, lm.context_length,
+                                 prefix, suffix, defaults)
+    tokenizer_dir = Paths(lm.workdir).tokenizer
+    module.vocabulary_file = tf.saved_model.Asset(os.path.join(tokenizer_dir, bpe.VOCAB_FILE))
+    module.merges_file = tf.saved_model.Asset(os.path.join(tokenizer_dir, bpe.MERGES_FILE))
+    return module
+
+
+def language_model_warmup():
+    """One request per signature of a LanguageModelModule."""
+    prompts = np.array(WARMUP_TEXTS, dtype=object)
+    return [
+        ("serving_default", {"prompt": prompts}),
+        ("generate", {"prompt": prompts, "max_new_tokens": np.int32(4),
+                      "temperature": np.float32(0.7), "top_k": np.int32(10),
+                      "top_p": np.float32(0.9), "seed": np.int32(0)}),
+        ("score", {"text": prompts}),
+    ]
 
 
 WARMUP_TEXTS = ["What is AI?", ""]
