@@ -12,6 +12,8 @@ import os
 import ml_collections
 
 from tfllm.errors import ConfigError
+from tfllm.data.documents import FORMATS as DATA_FORMATS
+from tfllm.generation import SAMPLERS
 from tfllm.models.heads import POOLINGS
 from tfllm.models.sizes import BERT_SIZES, GPT_SIZES
 
@@ -19,8 +21,6 @@ UNICODE_FORMS = ("", "NFC", "NFKC", "NFD", "NFKD")
 DECAYS = ("linear", "cosine", "constant")
 PRECISIONS = ("float32", "mixed_bfloat16")
 TASKS = ("text_classification", "language_modeling")
-DATA_FORMATS = ("auto", "documents", "pairs")
-SAMPLERS = ("greedy", "top_k", "top_p", "random", "beam")
 
 
 def _check(config, field, ok, expected):
@@ -91,7 +91,8 @@ _CLASSIFIER_CHECKS = [
 _LM_CHECKS = [
     ("data.max_seq_length", lambda v: 4 <= v <= 8192, "an integer in [4, 8192]"),
     ("data.format", lambda v: v in DATA_FORMATS, f"one of {DATA_FORMATS}"),
-    ("data.prompt_template", lambda v: "{prompt}" in v, "a template containing {prompt}"),
+    ("data.prompt_template", lambda v: v.count("{prompt}") == 1,
+     "a template containing {prompt} once"),
     ("tokenizer.vocabulary_size", lambda v: v >= 257, "an integer >= 257 (256 bytes + end)"),
     ("tokenizer.min_frequency", _positive, "a positive integer"),
     ("model.size", lambda v: v in GPT_SIZES, f"one of {tuple(GPT_SIZES)}"),

@@ -22,6 +22,14 @@ import tensorflow as tf
 from tfllm.errors import TfllmError
 
 SAMPLERS = ("greedy", "top_k", "top_p", "random", "beam")
+# The SamplingOptions fields each sampler reads.
+USES = {
+    "greedy": (),
+    "top_k": ("top_k", "temperature"),
+    "top_p": ("top_p", "temperature"),
+    "random": ("temperature",),
+    "beam": ("num_beams",),
+}
 
 
 class GenerationError(TfllmError, ValueError):
@@ -63,14 +71,7 @@ class SamplingOptions:
 
     def key(self):
         """The fields that change the compiled program (unused ones are left out)."""
-        used = {
-            "greedy": (),
-            "top_k": ("top_k", "temperature"),
-            "top_p": ("top_p", "temperature"),
-            "random": ("temperature",),
-            "beam": ("num_beams",),
-        }[self.sampler]
-        return (self.sampler,) + tuple(getattr(self, name) for name in used)
+        return (self.sampler,) + tuple(getattr(self, name) for name in USES[self.sampler])
 
 
 def build_sampler(options):
@@ -190,8 +191,9 @@ class Decoder:
                                       f"has {max(lengths)} tokens; expected more than that")
             limits = [max_length] * len(prompts)
         if max(limits) > self.context_length:
+            argument = "max_new_tokens" if max_length is None else "max_length"
             raise GenerationError(
-                f"prompt: {max(lengths)} prompt tokens plus the tokens to generate need "
+                f"{argument}: {max(lengths)} prompt tokens plus the tokens to generate need "
                 f"{max(limits)} positions, more than the model's context window of "
                 f"{self.context_length}; shorten the prompt or ask for fewer tokens")
         if options.sampler == "beam":

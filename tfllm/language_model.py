@@ -14,7 +14,7 @@ from tfllm.data import examples as examples_lib
 from tfllm.data import lm_pipeline
 from tfllm.errors import DataError
 from tfllm.evaluation import language_model as lm_eval
-from tfllm.generation import Decoder, GenerationError, SamplingOptions
+from tfllm.generation import SAMPLERS, USES, Decoder, GenerationError, SamplingOptions
 from tfllm.workdir import Paths
 
 
@@ -60,11 +60,15 @@ class LanguageModel:
         """True when the run learned prompt -> response (prompts then get its template)."""
         return self.config.data.format == "pairs"
 
-    def format_prompt(self, prompt):
-        """The prompt as the model saw prompts in training (the template, for pair runs)."""
-        if self.trained_on_pairs:
-            return lm_pipeline.format_prompt(self.config.data.prompt_template, prompt)
-        return prompt
+    def prompt_text(self, prompt, apply_template=None):
+        """The text generation continues: the prompt, through the run's template if it has one.
+
+        Only runs trained on prompt/response pairs have a template; by default
+        (`apply_template=None`) they use it, and `False` passes prompts raw.
+        """
+        if apply_template is False or not self.trained_on_pairs:
+            return prompt
+        return lm_pipeline.format_prompt(self.config.data.prompt_template, prompt)
 
     def tokenize(self, texts):
         """Returns one int32 id array per text (cleaned and tokenized in the graph)."""
@@ -80,12 +84,23 @@ class LanguageModel:
         return text.decode("utf-8", "replace")  # a cut may split a multi-byte character
 
     def sampling_options(self, **overrides):
-        """The run's generation defaults with `overrides` (None values keep the default)."""
+        """The run's generation defaults with `overrides` (None values keep the default).
+
+        Raises:
+            GenerationError: an override the chosen sampler would ignore (say,
+                a temperature for greedy decoding), named.
+        """
         defaults = self.config.generation
         fields = {name: defaults[name]
                   for name in ("sampler", "temperature", "top_k", "top_p", "num_beams")}
-        fields.update({k: v for k, v in overrides.items() if v is not None})
-        return SamplingOptions(**fields).check()
+        given = {k: v for k, v in overrides.items() if v is not None}
+        fields.update(given)
+        options = SamplingOptions(**fields).check()
+        for name in given:
+            if name != "sampler" and name not in USES[options.sampler]:
+                raise GenerationError(f"{name}: the {options.sampler!r} sampler does not use it; "
+                                      f"pick a sampler that does (one of {SAMPLERS})")
+        return options
 
     def generate(self, prompts, max_new_tokens=None, max_length=None, seed=None,
                  apply_template=None, **sampling):
@@ -97,8 +112,8 @@ class LanguageModel:
                 generation.max_new_tokens); or give
             max_length: total tokens per row, prompt included (as in Hugging Face).
             seed: makes random samplers reproducible.
-            apply_template: write prompts through the run's prompt template;
-                default True for runs trained on prompt/response pairs.
+            apply_template: False passes prompts raw; otherwise runs trained on
+                prompt/response pairs write them through their prompt template.
             **sampling: sampler, temperature, top_k, top_p, num_beams.
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
@@ -108,26 +123,41 @@ class LanguageModel:
         options = self.sampling_options(**sampling)
         if max_new_tokens is None and max_length is None:
             max_new_tokens = self.config.generation.max_new_tokens
-        template = self.trained_on_pairs if apply_template is None else apply_template
-        texts = [self.format_prompt(p) if template else p for p in prompts]
+        texts = [self.prompt_text(p, apply_template) for p in prompts]
         # A prompt starts after end-of-text, as every text did in training.
         ids = [np.concatenate([[self.end_id], row]) for row in self.tokenize(texts)]
+        self._check_lengths(max(len(row) for row in ids) - 1, max_new_tokens, max_length)
         if max_length is not None:
-            longest = max(len(row) for row in ids) - 1
-            if max_length <= longest:
-                raise GenerationError(f"max_length: got {max_length}, but the longest prompt "
-                                      f"has {longest} tokens; expected more than that")
             max_length += 1  # the leading end-of-text is not the caller's token
         new = self.decoder.generate(ids, max_new_tokens=max_new_tokens, max_length=max_length,
                                     options=options, seed=seed)
         return [self.detokenize(row) for row in new]
 
+    def _check_lengths(self, longest, max_new_tokens, max_length):
+        """Raises GenerationError naming the argument that does not fit, in the caller's tokens."""
+        room = self.context_length - 1  # one position holds the leading end-of-text
+        if max_length is not None:
+            if max_length <= longest:
+                raise GenerationError(f"max_length: got {max_length}, but the longest prompt "
+                                      f"has {longest} tokens; expected more than that")
+            if max_length > room:
+                raise GenerationError(f"max_length: got {max_length}, more than the model's "
+                                      f"context window of {room} tokens")
+        elif longest + max_new_tokens > room:
+            raise GenerationError(
+                f"max_new_tokens: the longest prompt has {longest} tokens, plus {max_new_tokens} "
+                f"new ones is more than the model's context window of {room} tokens; shorten "
+                "the prompt or ask for fewer tokens")
+
     def evaluate(self, spec=""):
         """Returns the perplexity report on a data source ('' = the run's validation split)."""
         data = self.config.data
         if spec:
+            if not (spec == "default" or spec.startswith("tfds:") or os.path.isfile(spec)):
+                raise DataError(f"--data: data file not found: {spec}")
+            data = data.copy_and_resolve_references()
             with data.unlocked():
-                data.format = "auto"
+                data.format = "auto"  # the file's own shape, whatever the run trained on
             pairs = documents.is_pairs(spec, data)
             records, bad = documents.usable(documents.read(spec, data, pairs))
             examples_lib.check_bad_rows(bad, len(records) + len(bad), data.max_bad_fraction)

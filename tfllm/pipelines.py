@@ -22,8 +22,7 @@ class TextGenerationPipeline:
         completions = self.model.generate(
             prompts, max_new_tokens=max_new_tokens, max_length=max_length, seed=seed,
             apply_template=apply_template, **sampling)
-        template = self.model.trained_on_pairs if apply_template is None else apply_template
-        return [{"generated_text": (self.model.format_prompt(p) if template else p) + c,
+        return [{"generated_text": self.model.prompt_text(p, apply_template) + c,
                  "completion": c}
                 for p, c in zip(prompts, completions)]
 

@@ -68,6 +68,14 @@ def test_missing_response_is_a_bad_row(tmp_path):
         documents.prepare(data_config(train=path))
 
 
+def test_usable_refuses_blank_prompts_and_responses():
+    from tfllm.data.records import Record  # pylint: disable=import-outside-toplevel
+    good, bad = documents.usable([Record(text="q", text_pair="a"), Record(text="q", text_pair=" "),
+                                  Record(text=" ", text_pair="a"), Record(text="doc")])
+    assert [r.text for r in good] == ["q", "doc"]
+    assert [r.problem for r in bad] == ["missing response", "missing text"]
+
+
 def test_default_corpus_is_dialog_pairs_split_without_leaks():
     examples = documents.prepare(data_config())
     assert examples.pairs

@@ -11,6 +11,7 @@ from tfllm.configs import gpt_lm
 from tfllm.data import bpe
 from tfllm.data import lm_pipeline
 from tfllm.data.records import Record
+from tfllm.errors import DataError
 from tfllm.generation import GenerationError
 from tfllm.models import gpt
 from tfllm.training import lm_loop
@@ -59,17 +60,26 @@ def test_language_model_evaluates_a_text_file(run, tmp_path):
     workdir, _ = run
     path = tmp_path / "held_out.txt"
     path.write_text("What is your name?\n\nI like to talk about science.\n", encoding="utf-8")
-    report = tfllm.load(workdir).evaluate(str(path))
+    model = tfllm.load(workdir)
+    report = model.evaluate(str(path))
     assert report["source"] == str(path)
     assert report["tokens"] > 5 and report["perplexity"] > 1
+    assert model.trained_on_pairs  # reading a documents file changed nothing of the run
+    assert model.prompt_text("Hi") == "Hi\n"
+    with pytest.raises(DataError, match="--data: data file not found"):
+        model.evaluate(str(tmp_path / "missing.txt"))
 
 
 def test_generation_arguments_are_checked(run):
     model = tfllm.load(workdir=run[0])
     with pytest.raises(GenerationError, match="prompt: prompt 1 is empty"):
         model.generate(["hello", "  "])
-    with pytest.raises(GenerationError, match="context window of 32"):
+    with pytest.raises(GenerationError, match="max_new_tokens: .* context window of 31 tokens"):
         model.generate(["hello " * 40], max_new_tokens=2)
+    with pytest.raises(GenerationError, match="max_length: got 40, more than .* 31 tokens"):
+        model.generate(["hello"], max_length=40)
+    with pytest.raises(GenerationError, match="temperature: the 'greedy' sampler does not use it"):
+        model.generate(["hello"], temperature=0.5)
     with pytest.raises(GenerationError, match="top_p"):
         model.generate(["hello"], sampler="top_p", top_p=2.0)
 

@@ -45,7 +45,8 @@ def main(argv, config_flag):
         print(f"\nvalidation perplexity {report['perplexity']:.2f} on {report['tokens']} tokens "
               f"(unigram baseline {report['unigram_perplexity']:.2f}) in {minutes}m{seconds:02d}s")
         commands = [f"tfllm generate --workdir={workdir} --prompt='What is AI?'",
-                    f"tfllm evaluate --workdir={workdir}"]
+                    f"tfllm evaluate --workdir={workdir}",
+                    f"tfllm export --workdir={workdir} --export_dir=exports/{config.experiment}"]
     else:
         print(f"\nvalidation accuracy {report['accuracy']:.3f} on {report['examples']} examples "
               f"(majority-class baseline {report['majority_baseline']:.3f}, "

@@ -49,8 +49,9 @@ def load(directory, flag="--config.tokenizer.vocabulary"):
     """Reads vocab.json and merges.txt from a directory (GPT-2 format); returns (vocab, merges).
 
     Raises:
-        DataError: a file is missing or malformed, or the vocabulary has no
-            END_OF_TEXT token (the message names the file and `flag`).
+        DataError: a file is missing (the message names `flag`, the setting
+            that pointed here) or malformed, or the vocabulary has no
+            END_OF_TEXT token (the message names the file and line).
     """
     vocab_path = os.path.join(directory, VOCAB_FILE)
     merges_path = os.path.join(directory, MERGES_FILE)

@@ -44,6 +44,8 @@ class LmExamples:
 
 def is_pairs(spec, data_config):
     """Decides whether `spec` holds prompt/response pairs (data.format 'auto' looks)."""
+    if spec != "default" and not spec.startswith("tfds:") and not os.path.isfile(spec):
+        raise DataError(f"data file not found: {spec}")
     if data_config.format != "auto":
         return data_config.format == "pairs"
     if spec == "default":
@@ -128,12 +130,14 @@ def read_paragraphs(path):
 
 
 def usable(records):
-    """Splits records into (usable, bad); an empty document or response is bad."""
+    """Splits records into (usable, bad); an empty document, prompt or response is bad."""
     good, bad = [], []
     for record in records:
         problem = record.problem
         if not problem and not (record.text or "").strip():
             problem = "missing text"
+        elif not problem and record.text_pair is not None and not record.text_pair.strip():
+            problem = "missing response"
         if problem:
             bad.append(dataclasses.replace(record, problem=problem))
         else:

@@ -11,6 +11,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from tfllm.errors import DataError
+
 
 def token_losses(model, dataset):
     """Returns (sum of weighted NLL in nats, sum of weights) over ({features}, targets, weights)."""
@@ -34,13 +36,17 @@ def perplexity_report(model, dataset, source):
     """Returns {"source", "loss", "perplexity", "tokens"} of `model` on `dataset`."""
     total, count = token_losses(model, dataset)
     if not count:
-        raise ValueError(f"{source}: no tokens to score")
+        raise DataError(f"{source}: no tokens to score")
     loss = total / count
     return {"source": source, "loss": loss, "perplexity": math.exp(loss), "tokens": int(count)}
 
 
 def unigram_perplexity(train_ids, vocabulary_size, targets, weights):
-    """Perplexity of add-one-smoothed unigram frequencies of `train_ids` on weighted `targets`."""
+    """Perplexity of add-one-smoothed unigram frequencies of `train_ids` on weighted `targets`.
+
+    Give it the training tokens the model itself learned to predict, so both
+    are scored on the same kind of tokens.
+    """
     counts = np.bincount(np.asarray(train_ids).ravel(), minlength=vocabulary_size) + 1.0
     log_probs = np.log(counts / counts.sum())
     targets, weights = np.asarray(targets).ravel(), np.asarray(weights, np.float64).ravel()

@@ -22,24 +22,30 @@ def choose_tokens(logits, temperature, top_k, top_p, seed, position):
     Args:
         logits: float [batch, vocabulary].
         temperature, top_p: float scalars; top_k, seed, position: int scalars.
-            top_k <= 0 and top_p >= 1 keep every candidate.
+            top_k <= 0 and top_p >= 1 keep every candidate; the most likely
+            token is always kept, whatever top_p.
     """
     logits = tf.cast(logits, tf.float32)
-    greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    vocabulary = tf.shape(logits)[-1]
-    scaled = logits / tf.maximum(temperature, 1e-6)
-    k = tf.where(top_k > 0, tf.minimum(top_k, vocabulary), vocabulary)
-    kth = tf.math.top_k(scaled, k=k).values[:, -1:]
-    scaled = tf.where(scaled < kth, -1e9, scaled)
-    ordered = tf.sort(scaled, axis=-1, direction="DESCENDING")
-    before = tf.cumsum(tf.nn.softmax(ordered), axis=-1, exclusive=True)
-    # The smallest kept logit: candidates whose preceding mass is below top_p.
-    floor = tf.reduce_min(tf.where(before < top_p, ordered, 1e9), axis=-1, keepdims=True)
-    scaled = tf.where(scaled < floor, -1e9, scaled)
-    drawn = tf.random.stateless_categorical(
-        scaled, 1, seed=tf.stack([tf.cast(seed, tf.int64), tf.cast(position, tf.int64)]),
-        dtype=tf.int32)[:, 0]
-    return tf.where(temperature > 0, drawn, greedy)
+
+    def draw():
+        vocabulary = tf.shape(logits)[-1]
+        scaled = logits / temperature
+        k = tf.where(top_k > 0, tf.minimum(top_k, vocabulary), vocabulary)
+        kth = tf.math.top_k(scaled, k=k).values[:, -1:]
+        scaled = tf.where(scaled < kth, -1e9, scaled)
+        ordered = tf.sort(scaled, axis=-1, direction="DESCENDING")
+        before = tf.cumsum(tf.nn.softmax(ordered), axis=-1, exclusive=True)
+        # Keep candidates whose preceding mass is below top_p, and always the first.
+        kept = (before < top_p) | (tf.range(vocabulary) == 0)[None, :]
+        floor = tf.reduce_min(tf.where(kept, ordered, 1e9), axis=-1, keepdims=True)
+        scaled = tf.where((top_p < 1.0) & (scaled < floor), -1e9, scaled)
+        seed_pair = tf.stack([tf.cast(seed, tf.int64), tf.cast(position, tf.int64)])
+        return tf.random.stateless_categorical(scaled, 1, seed=seed_pair, dtype=tf.int32)[:, 0]
+
+    def greedy():
+        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+    return tf.cond(temperature > 0, draw, greedy)
 
 
 class LanguageModelModule(tf.Module):
@@ -115,7 +121,9 @@ class LanguageModelModule(tf.Module):
         ended = tf.cumsum(tf.cast(new & (token_ids == self.end_id), tf.int32), axis=-1) > 0
         keep = new & ~ended
         completion_ids = tf.ragged.boolean_mask(token_ids, keep)
-        completion = self.tokenizer.detokenize(completion_ids)
+        # A cut (or a draw) can split a multi-byte character; serve valid UTF-8.
+        completion = tf.strings.unicode_transcode(
+            self.tokenizer.detokenize(completion_ids), "UTF-8", "UTF-8", errors="replace")
         return {
             "generated_text": tf.strings.join([self.prompt_prefix, prompt, self.prompt_suffix,
                                                completion]),

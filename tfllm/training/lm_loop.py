@@ -93,7 +93,7 @@ def fit(config, paths, examples, tokenizer):
     """Packs the data, builds, compiles and trains the model.
 
     Returns:
-        (model, validation dataset, validation blocks, training token stream).
+        (model, validation dataset, validation blocks, training blocks).
     """
     data = config.data
     tokenize = lm_pipeline.tokenize_fn(tokenizer, data.cleaning)
@@ -122,7 +122,7 @@ def fit(config, paths, examples, tokenizer):
     model.fit(train_ds.repeat(), validation_data=val_ds, epochs=config.train.epochs,
               steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=config.train.verbose,
               shuffle=False)  # the dataset shuffles itself
-    return model, val_ds, val_blocks, train_ids
+    return model, val_ds, val_blocks, train_blocks
 
 
 def train_and_evaluate(config, workdir):
@@ -142,10 +142,12 @@ def train_and_evaluate(config, workdir):
     examples, vocabulary, merges, resolved = prepare_workdir(config, paths)
     tokenizer = bpe.build_tokenizer(vocabulary, merges)
     with loop.runtime(resolved):
-        model, val_ds, val_blocks, train_ids = fit(resolved, paths, examples, tokenizer)
+        model, val_ds, val_blocks, train_blocks = fit(resolved, paths, examples, tokenizer)
         model.save(paths.model)
         report = lm_eval.perplexity_report(model, val_ds, "validation")
+    # The baseline counts the training tokens the model was scored on (responses, for pairs).
+    trained_on = train_blocks["targets"][train_blocks["weights"] > 0]
     report["unigram_perplexity"] = lm_eval.unigram_perplexity(
-        train_ids, len(vocabulary), val_blocks["targets"], val_blocks["weights"])
+        trained_on, len(vocabulary), val_blocks["targets"], val_blocks["weights"])
     loop.write_json(paths.eval, report)
     return {**report, "wall_seconds": round(time.perf_counter() - start, 1), "workdir": workdir}
