@@ -39,6 +39,8 @@ out["log_likelihood"] = scored["log_likelihood"].numpy().tolist()
 out["token_count"] = scored["token_count"].numpy().tolist()
 big = loaded.signatures["serving_default"](prompt=tf.constant(["hi"] * 512))
 out["big"] = big["completion"].shape.as_list()
+one = loaded.signatures["serving_default"](prompt=tf.constant(["hi"]))
+out["one"] = [x.decode() for x in one["completion"].numpy()]
 assert not {"tfllm", "keras_hub"} & set(sys.modules), "only tensorflow may be imported"
 print(json.dumps(out))
 """
@@ -92,6 +94,18 @@ def test_export_generates_and_scores_like_the_keras_model(run, version_dir):
         assert count == want_count
         assert got == pytest.approx(want, rel=1e-4, abs=1e-3)
     assert served["big"] == [512]
+    assert served["one"] == lm.generate(["hi"], max_new_tokens=lm.config.generation.max_new_tokens)
+
+
+def test_wrong_dtype_or_missing_input_is_a_signature_error(version_dir):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    generate = tf.saved_model.load(version_dir).signatures["generate"]
+    with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
+        generate(prompt=tf.constant([1, 2]), max_new_tokens=tf.constant(2),
+                 temperature=tf.constant(0.0), top_k=tf.constant(0), top_p=tf.constant(1.0),
+                 seed=tf.constant(0))
+    with pytest.raises(TypeError):
+        generate(prompt=tf.constant(["hi"]))
 
 
 def test_warmup_requests_cover_every_signature(version_dir):
