@@ -1,6 +1,9 @@
 """Small builders shared by tests: toy sizes so each test runs in seconds."""
 
 import csv
+import os
+import subprocess
+import sys
 
 from tfllm.configs import bert_classifier
 
@@ -34,3 +37,27 @@ def toy_topics(n_per_label=40):
         rows.append((f"some {food[i % 8]} with {food[(i * 5 + 2) % 8]} number {i}", "food"))
     return rows
 
+
+
+def export_with_cli(workdir, export_dir):
+    """Runs `tfllm export`; returns its stdout (the test fails on a non-zero exit)."""
+    tfllm_bin = os.path.join(os.path.dirname(sys.executable), "tfllm")
+    result = subprocess.run([tfllm_bin, "export", f"--workdir={workdir}",
+                             f"--export_dir={export_dir}"],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def saved_model_cli(command, version_dir, *args):
+    """Runs `saved_model_cli COMMAND --dir VERSION_DIR ARGS`; returns its stdout.
+
+    `run` loads the graph the TF1 way, as TF Serving does; the tensorflow-text
+    ops must be registered first, so the tool runs with tensorflow_text imported.
+    """
+    tool = ("import sys, tensorflow_text; from tensorflow.python.tools import saved_model_cli; "
+            "sys.argv[0] = 'saved_model_cli'; saved_model_cli.main()")
+    result = subprocess.run([sys.executable, "-c", tool, command, "--dir", str(version_dir),
+                             *args], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout

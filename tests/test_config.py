@@ -8,6 +8,19 @@ from tfllm.configs import bert_classifier, gpt_lm
 from tfllm.errors import ConfigError
 
 
+def assert_refused(config, field, value, message):
+    """Sets the dotted `field` to `value`; validation must name the flag and `message`."""
+    *parents, leaf = field.split(".")
+    section = config
+    for part in parents:
+        section = section[part]
+    section[leaf] = value
+    with pytest.raises(ConfigError) as error:
+        config_lib.validate(config)
+    assert str(error.value).startswith(f"--config.{field}: got {value!r}")
+    assert message in str(error.value)
+
+
 def test_default_and_smoke_configs_are_valid():
     config_lib.validate(bert_classifier.get_config())
     config_lib.validate(bert_classifier.get_config("smoke"))
@@ -31,16 +44,7 @@ def test_unknown_variant_is_rejected():
     ("runtime.mixed_precision", "float16", "expected one of"),
 ])
 def test_bad_values_name_the_flag(field, value, message):
-    config = smoke_config()
-    section = config
-    *parents, leaf = field.split(".")
-    for part in parents:
-        section = section[part]
-    section[leaf] = value
-    with pytest.raises(ConfigError) as error:
-        config_lib.validate(config)
-    assert str(error.value).startswith(f"--config.{field}: got {value!r}")
-    assert message in str(error.value)
+    assert_refused(smoke_config(), field, value, message)
 
 
 def test_missing_files_are_named(tmp_path):
@@ -93,20 +97,11 @@ def test_gpt_configs_are_valid():
     ("model.backbone.max_sequence_length", 8, "expected 0 or at least data.max_seq_length"),
 ])
 def test_bad_gpt_values_name_the_flag(field, value, message):
-    config = gpt_lm.get_config("smoke")
-    *parents, leaf = field.split(".")
-    section = config
-    for part in parents:
-        section = section[part]
-    section[leaf] = value
-    with pytest.raises(ConfigError) as error:
-        config_lib.validate(config)
-    assert str(error.value).startswith(f"--config.{field}: got {value!r}")
-    assert message in str(error.value)
+    assert_refused(gpt_lm.get_config("smoke"), field, value, message)
 
 
 def test_gpt_vocabulary_must_be_a_directory(tmp_path):
     config = gpt_lm.get_config("smoke")
     config.tokenizer.vocabulary = str(tmp_path / "missing")
-    with pytest.raises(ConfigError, match="--config.tokenizer.vocabulary: directory with vocab.json"):
+    with pytest.raises(ConfigError, match="--config.tokenizer.vocabulary: directory with vocab"):
         config_lib.validate(config)

@@ -1,19 +1,16 @@
 """A trained classifier loaded from its work directory: predict and evaluate on raw text."""
 
-import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfllm import config as config_lib
 from tfllm.data import examples as examples_lib
 from tfllm.data import labels as labels_lib
 from tfllm.data import pipeline
 from tfllm.data import tokenizer as tokenizer_lib
-from tfllm.errors import DataError
 from tfllm.evaluation import classification
-from tfllm.workdir import Paths
+from tfllm.workdir import finished_run
 
 
 class TextClassifier:
@@ -29,12 +26,8 @@ class TextClassifier:
     """
 
     def __init__(self, workdir):
-        paths = Paths(workdir)
-        if not os.path.exists(paths.model):
-            raise DataError(f"{workdir}: no model.keras; is it the work directory of a "
-                            "finished `tfllm train` run?")
+        paths, self.config = finished_run(workdir)
         self.workdir = workdir
-        self.config = config_lib.load(paths.config)
         self.labels = labels_lib.load_labels(paths.labels)
         self.model = keras.saving.load_model(paths.model, compile=False)
         tokenizer = tokenizer_lib.build_tokenizer(tokenizer_lib.load_vocabulary(paths.vocabulary))

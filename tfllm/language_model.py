@@ -7,7 +7,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfllm import config as config_lib
 from tfllm.data import bpe
 from tfllm.data import documents
 from tfllm.data import examples as examples_lib
@@ -15,7 +14,7 @@ from tfllm.data import lm_pipeline
 from tfllm.errors import DataError
 from tfllm.evaluation import language_model as lm_eval
 from tfllm.generation import SAMPLERS, USES, Decoder, GenerationError, SamplingOptions
-from tfllm.workdir import Paths
+from tfllm.workdir import finished_run
 
 
 class LanguageModel:
@@ -31,12 +30,8 @@ class LanguageModel:
     """
 
     def __init__(self, workdir):
-        paths = Paths(workdir)
-        if not os.path.exists(paths.model):
-            raise DataError(f"{workdir}: no model.keras; is it the work directory of a "
-                            "finished `tfllm train` run?")
+        paths, self.config = finished_run(workdir)
         self.workdir = workdir
-        self.config = config_lib.load(paths.config)
         if self.config.task != "language_modeling":
             raise DataError(f"{workdir}: a {self.config.task} run, not a language model")
         self.tokenizer = bpe.build_tokenizer(*bpe.load(paths.tokenizer, flag=paths.tokenizer))

@@ -3,6 +3,9 @@
 import dataclasses
 import os
 
+from tfllm import config as config_lib
+from tfllm.errors import DataError
+
 
 @dataclasses.dataclass(frozen=True)
 class Paths:
@@ -60,3 +63,12 @@ class Paths:
     def make_dirs(self):
         for directory in (self.root, self.tokenizer, self.checkpoints, self.logs):
             os.makedirs(directory, exist_ok=True)
+
+
+def finished_run(workdir):
+    """Returns (Paths, resolved config) of a finished run; DataError if it is not one."""
+    paths = Paths(workdir)
+    if not os.path.exists(paths.model):
+        raise DataError(f"{workdir}: no model.keras; is it the work directory of a "
+                        "finished `tfllm train` run?")
+    return paths, config_lib.load(paths.config)

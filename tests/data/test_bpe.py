@@ -1,4 +1,4 @@
-"""Byte-level BPE: learned files in GPT-2 format, in-graph tokenization that round-trips any text."""
+"""Byte-level BPE: GPT-2-format files, and in-graph tokenization that round-trips any text."""
 
 import json
 

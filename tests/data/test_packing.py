@@ -1,4 +1,4 @@
-"""Packing: every token of the stream is an input once and a target once, nothing padded but the end."""
+"""Packing: every token is an input once and a target once; only the last block is padded."""
 
 import numpy as np
 import pytest

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tfllm
-from tests.helpers import smoke_config, toy_topics, write_csv
+from tests.helpers import export_with_cli, saved_model_cli, smoke_config, toy_topics, write_csv
 from tfllm.errors import TfllmError
 from tfllm.serving import writer
 
@@ -106,30 +106,16 @@ def test_each_weight_is_stored_once(run, tmp_path):
 @pytest.mark.slow
 def test_cli_export_then_saved_model_cli_show_and_run(run, tmp_path):
     export_dir = tmp_path / "bert"
-    tfllm_bin = os.path.join(os.path.dirname(sys.executable), "tfllm")
-    result = subprocess.run([tfllm_bin, "export", f"--workdir={run}", f"--export_dir={export_dir}"],
-                            capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert f"exported {export_dir / '1'}" in result.stdout
-    assert "signature_def['serve_examples']" in result.stdout
-    assert "FastWordpieceTokenizeWithOffsets" in result.stdout
-    assert "curl -s -X POST http://localhost:8501/v1/models/bert:predict" in result.stdout
-
-    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-    show = subprocess.run([cli, "show", "--all", "--dir", str(export_dir / "1")],
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert show.returncode == 0, show.stderr[-3000:]
-    assert "signature_def['serving_default']" in show.stdout
-    # `run` loads the graph the TF1 way, as TF Serving does; the tensorflow-text ops
-    # must be registered first, so saved_model_cli runs with tensorflow_text imported.
-    run_cli = ("import sys, tensorflow_text; from tensorflow.python.tools import saved_model_cli; "
-               "sys.argv[0] = 'saved_model_cli'; saved_model_cli.main()")
-    ran = subprocess.run(
-        [sys.executable, "-c", run_cli, "run", "--dir", str(export_dir / "1"), "--tag_set",
-         "serve", "--signature_def", "serving_default", "--input_exprs", 'text=["What is AI?"]'],
-        capture_output=True, text=True, timeout=300, check=False)
-    assert ran.returncode == 0, ran.stderr[-3000:]
-    assert "Result for output key label" in ran.stdout
+    printed = export_with_cli(run, export_dir)
+    assert f"exported {export_dir / '1'}" in printed
+    assert "signature_def['serve_examples']" in printed
+    assert "FastWordpieceTokenizeWithOffsets" in printed
+    assert "curl -s -X POST http://localhost:8501/v1/models/bert:predict" in printed
+    shown = saved_model_cli("show", export_dir / "1", "--all")
+    assert "signature_def['serving_default']" in shown
+    ran = saved_model_cli("run", export_dir / "1", "--tag_set", "serve", "--signature_def",
+                          "serving_default", "--input_exprs", 'text=["What is AI?"]')
+    assert "Result for output key label" in ran
 
 
 def test_warmup_requests_cover_every_signature(run, tmp_path):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import tfllm
+from tests.helpers import export_with_cli, saved_model_cli
 from tfllm.configs import gpt_lm
 from tfllm.serving import warmup
 from tfllm.serving import writer
@@ -126,25 +127,10 @@ def test_each_weight_is_stored_once(run, version_dir):
 @pytest.mark.slow
 def test_cli_export_then_saved_model_cli_show_and_run(run, tmp_path):
     export_dir = tmp_path / "gpt"
-    tfllm_bin = os.path.join(os.path.dirname(sys.executable), "tfllm")
-    result = subprocess.run([tfllm_bin, "export", f"--workdir={run}", f"--export_dir={export_dir}"],
-                            capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "signature_def['generate']" in result.stdout
-    assert "signature_def['score']" in result.stdout
-    assert '"inputs": {"prompt": ["What is AI?"]}' in result.stdout
-
-    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-    show = subprocess.run([cli, "show", "--all", "--dir", str(export_dir / "1")],
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert show.returncode == 0, show.stderr[-3000:]
-    assert "signature_def['serving_default']" in show.stdout
-    run_cli = ("import sys, tensorflow_text; from tensorflow.python.tools import saved_model_cli; "
-               "sys.argv[0] = 'saved_model_cli'; saved_model_cli.main()")
-    ran = subprocess.run(
-        [sys.executable, "-c", run_cli, "run", "--dir", str(export_dir / "1"), "--tag_set",
-         "serve", "--signature_def", "serving_default", "--input_exprs",
-         'prompt=["What is AI?"]'],
-        capture_output=True, text=True, timeout=300, check=False)
-    assert ran.returncode == 0, ran.stderr[-3000:]
-    assert "Result for output key generated_text" in ran.stdout
+    printed = export_with_cli(run, export_dir)
+    assert "signature_def['generate']" in printed and "signature_def['score']" in printed
+    assert '"inputs": {"prompt": ["What is AI?"]}' in printed
+    assert "signature_def['serving_default']" in saved_model_cli("show", export_dir / "1", "--all")
+    ran = saved_model_cli("run", export_dir / "1", "--tag_set", "serve", "--signature_def",
+                          "serving_default", "--input_exprs", 'prompt=["What is AI?"]')
+    assert "Result for output key generated_text" in ran

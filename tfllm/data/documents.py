@@ -156,20 +156,8 @@ def prepare(data_config):
     bad += bad_validation
     examples_lib.check_bad_rows(bad, total, data_config.max_bad_fraction)
 
-    keys = examples_lib.clean_keys(train, data_config.cleaning)
-    kept = (examples_lib.deduplicate(train, keys) if data_config.deduplicate
-            else list(zip(train, keys)))
-    duplicates = len(train) - len(kept)
-    if not data_config.validation:
-        fraction, seed = data_config.validation_fraction, data_config.split_seed
-        sides = [examples_lib.in_validation(key, fraction, seed) for _, key in kept]
-        validation = [r for (r, _), side in zip(kept, sides) if side]
-        train = [r for (r, _), side in zip(kept, sides) if not side]
-    else:
-        train = [r for r, _ in kept]
-    if not train or not validation:
-        raise DataError(f"{data_config.train}: split left {len(train)} training and "
-                        f"{len(validation)} validation examples; expected both non-empty")
+    train, validation, duplicates = examples_lib.deduplicate_and_split(
+        train, validation, data_config)
     report = {
         "format": "pairs" if pairs else "documents",
         "rows_read": total,

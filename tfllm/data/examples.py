@@ -99,6 +99,28 @@ def deduplicate(records, keys):
     return kept
 
 
+def deduplicate_and_split(train, validation, data_config):
+    """De-duplicates `train` and, without a validation source, holds part of it out by hash.
+
+    Returns:
+        (train, validation, number of duplicates removed).
+    """
+    keys = clean_keys(train, data_config.cleaning)
+    kept = deduplicate(train, keys) if data_config.deduplicate else list(zip(train, keys))
+    duplicates = len(train) - len(kept)
+    if not data_config.validation:
+        fraction, seed = data_config.validation_fraction, data_config.split_seed
+        sides = [in_validation(key, fraction, seed) for _, key in kept]
+        validation = [r for (r, _), side in zip(kept, sides) if side]
+        train = [r for (r, _), side in zip(kept, sides) if not side]
+    else:
+        train = [r for r, _ in kept]
+    if not train or not validation:
+        raise DataError(f"{data_config.train}: split left {len(train)} training and "
+                        f"{len(validation)} validation examples; expected both non-empty")
+    return train, validation, duplicates
+
+
 def in_validation(key, fraction, seed):
     """Decides the side of the split from a stable hash of the cleaned text."""
     digest = hashlib.sha256(repr((seed, key)).encode("utf-8")).digest()
@@ -120,19 +142,7 @@ def prepare(data_config):
                         f"found {labels} (column --config.data.label_column="
                         f"{data_config.label_column!r})")
 
-    keys = clean_keys(train, data_config.cleaning)
-    kept = deduplicate(train, keys) if data_config.deduplicate else list(zip(train, keys))
-    duplicates = len(train) - len(kept)
-    if not data_config.validation:
-        fraction, seed = data_config.validation_fraction, data_config.split_seed
-        sides = [in_validation(key, fraction, seed) for _, key in kept]
-        validation = [r for (r, _), side in zip(kept, sides) if side]
-        train = [r for (r, _), side in zip(kept, sides) if not side]
-    else:
-        train = [r for r, _ in kept]
-    if not train or not validation:
-        raise DataError(f"{data_config.train}: split left {len(train)} training and "
-                        f"{len(validation)} validation examples; expected both non-empty")
+    train, validation, duplicates = deduplicate_and_split(train, validation, data_config)
     report = {
         "rows_read": total,
         "bad_rows": len(bad),

@@ -38,7 +38,7 @@ def training_texts(examples, data_config):
 
 
 def tokenizer_files_for(config, examples, paths):
-    """Returns (vocabulary, merges): the work directory's (a resumed run), the config's, or learned."""
+    """Returns (vocabulary, merges): the work directory's (resumed run), the config's or learned."""
     if os.path.exists(os.path.join(paths.tokenizer, bpe.VOCAB_FILE)):
         return bpe.load(paths.tokenizer, flag=paths.tokenizer)
     if config.tokenizer.vocabulary:
