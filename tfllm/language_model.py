@@ -1,4 +1,4 @@
-"""A trained language model loaded from its work directory: generate, score and evaluate text."""
+"""A trained language model loaded from its work directory: generate text, measure perplexity."""
 
 import os
 import warnings
@@ -26,7 +26,7 @@ class LanguageModel:
     Example:
     >>> lm = LanguageModel("runs/gpt_lm")  # doctest: +SKIP
     >>> lm.generate(["What is AI?"], max_new_tokens=20)  # doctest: +SKIP
-    ['Artificial Intelligence is the branch of engineering and science ...']
+    ['<the completion, after the prompt and its template>']
     """
 
     def __init__(self, workdir):
