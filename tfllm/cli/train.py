@@ -39,6 +39,7 @@ def main(argv, config_flag):
     except OSError as error:  # a --config inside a --flagfile that does not load
         raise app.TfllmError(f"--config: {str(error).splitlines()[-1].strip()}") from error
     workdir = _WORKDIR.value or os.path.join("runs", config.experiment)
+    export_dir = os.path.join("exports", os.path.basename(os.path.normpath(workdir)))
     report = tfllm.train(config, workdir)
     minutes, seconds = divmod(int(report["wall_seconds"]), 60)
     if "perplexity" in report:
@@ -46,14 +47,14 @@ def main(argv, config_flag):
               f"(unigram baseline {report['unigram_perplexity']:.2f}) in {minutes}m{seconds:02d}s")
         commands = [f"tfllm generate --workdir={workdir} --prompt='What is AI?'",
                     f"tfllm evaluate --workdir={workdir}",
-                    f"tfllm export --workdir={workdir} --export_dir=exports/{config.experiment}"]
+                    f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
     else:
         print(f"\nvalidation accuracy {report['accuracy']:.3f} on {report['examples']} examples "
               f"(majority-class baseline {report['majority_baseline']:.3f}, "
               f"macro-F1 {report['macro_f1']:.3f}) in {minutes}m{seconds:02d}s")
         commands = [f"tfllm evaluate --workdir={workdir}",
                     f"tfllm predict --workdir={workdir} --text='What is AI?'",
-                    f"tfllm export --workdir={workdir} --export_dir=exports/{config.experiment}"]
+                    f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
     print(f"work directory: {workdir}")
     print("next:")
     for command in commands + [f"tensorboard --logdir={os.path.join(workdir, 'logs')}"]:
