@@ -7,7 +7,7 @@ import pytest
 
 import tfllm
 from tests.helpers import smoke_config, toy_topics, write_csv
-from tfllm.errors import DataError
+from tfllm.errors import DataError, TfllmError
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +60,15 @@ def test_cleaning_applies_at_prediction_time(trained):
 def test_load_of_a_directory_without_a_run_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="no model.keras"):
         tfllm.load(str(tmp_path))
+
+
+def test_text_classification_pipeline_and_task_mismatch(trained):
+    _, workdir = trained
+    classify = tfllm.pipeline("text-classification", model=workdir)
+    results = classify(["the team scored a goal", "cheese and bread"])
+    assert [r["label"] for r in results] == ["sport", "food"]
+    assert classify("a goal")[0]["score"] > 0.5
+    with pytest.raises(TfllmError, match="cannot serve 'text-generation'"):
+        tfllm.pipeline("text-generation", model=workdir)
+    with pytest.raises(TfllmError, match="unknown pipeline task 'summarization'"):
+        tfllm.pipeline("summarization", model=workdir)
