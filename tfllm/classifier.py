@@ -30,7 +30,9 @@ class TextClassifier:
         self.workdir = workdir
         self.labels = labels_lib.load_labels(paths.labels)
         self.model = keras.saving.load_model(paths.model, compile=False)
-        tokenizer = tokenizer_lib.build_tokenizer(tokenizer_lib.load_vocabulary(paths.vocabulary))
+        tokenizer = tokenizer_lib.build_tokenizer(
+            tokenizer_lib.load_vocabulary(paths.vocabulary),
+            lowercase=self.config.tokenizer.get("lowercase", False))
         self.preprocessor = pipeline.build_preprocessor(tokenizer, self.config.data.max_seq_length)
         # Raw segments -> BERT features: cleaning, tokenization, packing. Traced
         # into the exported graph as is; called here through a tf.function so it

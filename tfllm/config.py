@@ -119,6 +119,9 @@ def validate(config):
         spec = config.data[field.split(".")[1]]
         if _is_file_source(spec) and not os.path.isfile(spec):
             raise ConfigError(field, f"data file not found: {spec}")
+    init_from = "" if language_model else config.model.init_from
+    if init_from and not os.path.isdir(init_from):
+        raise ConfigError("model.init_from", f"checkpoint directory not found: {init_from}")
     vocabulary = config.tokenizer.vocabulary
     if vocabulary and language_model and not os.path.isdir(vocabulary):
         raise ConfigError("tokenizer.vocabulary", "directory with vocab.json and merges.txt "

@@ -41,8 +41,13 @@ def get_config(variant=""):
     tokenizer.vocabulary = ""  # A vocab.txt to use; '' = learn one from the training text.
     tokenizer.vocabulary_size = 8_000  # Upper bound on the learned vocabulary.
     tokenizer.min_frequency = 2  # A word must occur this often to enter the learned vocabulary.
+    # The tokenizer lower-cases and strips accents (set from model.init_from's checkpoint).
+    tokenizer.lowercase = False
 
     config.model = model = ml_collections.ConfigDict()
+    # A pretrained encoder to start from: a local Hugging Face BERT directory (config.json,
+    # model.safetensors, vocab.txt) or keras-hub preset directory; '' = random weights.
+    model.init_from = ""
     model.size = "mini"  # tiny 2x128, mini 4x256, small 4x512, medium 8x512, base 12x768.
     model.backbone = backbone = ml_collections.ConfigDict()
     # Explicit dimensions; 0 takes the value of model.size. Names are BertBackbone's.

@@ -49,10 +49,12 @@ def load_vocabulary(path):
     return vocabulary
 
 
-def build_tokenizer(vocabulary):
+def build_tokenizer(vocabulary, lowercase=False):
     """Returns keras-hub's BertTokenizer over `vocabulary` (a list or a vocab.txt path).
 
-    Lower-casing is the cleaning step's job (`data.cleaning.lowercase`), so the
-    same choice holds for training, evaluation and the exported graph.
+    Lower-casing is normally the cleaning step's job (`data.cleaning.lowercase`),
+    so the same choice holds for training, evaluation and the exported graph;
+    `lowercase=True` (uncased pretrained checkpoints) also strips accents, as
+    their tokenizer did in pretraining.
     """
-    return keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=False)
+    return keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=lowercase)

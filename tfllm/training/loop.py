@@ -19,10 +19,11 @@ from tfllm.data import examples as examples_lib
 from tfllm.data import labels as labels_lib
 from tfllm.data import pipeline
 from tfllm.data import tokenizer as tokenizer_lib
-from tfllm.errors import DataError, TfllmError
+from tfllm.errors import ConfigError, DataError, TfllmError
 from tfllm.evaluation import classification
 from tfllm.models import bert
 from tfllm.models import heads
+from tfllm.models import pretrained
 from tfllm.training import callbacks as callbacks_lib
 from tfllm.training import optimizers
 from tfllm.workdir import Paths
@@ -46,10 +47,13 @@ def runtime(config):
         keras.mixed_precision.set_global_policy(previous)
 
 
-def vocabulary_for(config, examples, paths):
-    """Returns the vocabulary: the work directory's (a resumed run), the config's, or a learned one."""
+def vocabulary_for(config, examples, paths, checkpoint=None):
+    """Returns the vocabulary: the work directory's (a resumed run), the checkpoint's,
+    the config's, or a learned one."""
     if os.path.exists(paths.vocabulary):
         return tokenizer_lib.load_vocabulary(paths.vocabulary)
+    if checkpoint is not None:
+        return checkpoint.vocabulary
     if config.tokenizer.vocabulary:
         return tokenizer_lib.load_vocabulary(config.tokenizer.vocabulary)
     clean = cleaning.clean_fn(config.data.cleaning)
@@ -59,20 +63,36 @@ def vocabulary_for(config, examples, paths):
         cleaned, config.tokenizer.vocabulary_size, config.tokenizer.min_frequency)
 
 
-def resolve(config, vocabulary_size):
-    """Returns a copy of `config` with model.backbone filled in from model.size."""
+def resolve(config, vocabulary_size, checkpoint=None):
+    """Returns a copy of `config` with model.backbone filled in from model.size,
+    or from the pretrained checkpoint (whose tokenizer casing it takes too)."""
     resolved = config.copy_and_resolve_references()
     kwargs = bert.backbone_kwargs(config.model, vocabulary_size, config.data.max_seq_length)
+    if checkpoint is not None:
+        kwargs.update(checkpoint.dims)
+        if config.data.max_seq_length > checkpoint.dims["max_sequence_length"]:
+            raise ConfigError("data.max_seq_length", (
+                f"got {config.data.max_seq_length}, more than the "
+                f"{checkpoint.dims['max_sequence_length']} positions of {checkpoint.path}"))
     with resolved.unlocked():
         for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim"):
             resolved.model.backbone[key] = kwargs[key]
+        if checkpoint is not None:
+            resolved.tokenizer.lowercase = checkpoint.lowercase
     return resolved
 
 
 def build_model(config, vocabulary_size, num_labels):
     """Builds the classifier a (resolved) config describes, uncompiled."""
-    kwargs = bert.backbone_kwargs(config.model, vocabulary_size, config.data.max_seq_length)
-    backbone = bert.build_backbone(kwargs)
+    if config.model.init_from:
+        backbone = pretrained.load_bert_backbone(config.model.init_from,
+                                                 config.model.backbone.dropout)
+        print(f"init_from: {len(backbone.weights)} encoder weights from "
+              f"{config.model.init_from}; the classification head starts from random weights",
+              flush=True)
+    else:
+        kwargs = bert.backbone_kwargs(config.model, vocabulary_size, config.data.max_seq_length)
+        backbone = bert.build_backbone(kwargs)
     return heads.build_classifier(
         backbone, num_labels, config.model.head_dropout, config.model.pooling)
 
@@ -124,11 +144,13 @@ def prepare_workdir(config, paths):
         raise DataError(
             f"{config.data.train}: {len(examples.train)} training examples is less than one "
             f"batch (--config.data.batch_size={config.data.batch_size})")
+    checkpoint = (pretrained.read_bert_checkpoint(config.model.init_from)
+                  if config.model.init_from else None)
     paths.make_dirs()
-    vocabulary = vocabulary_for(config, examples, paths)
+    vocabulary = vocabulary_for(config, examples, paths, checkpoint)
     tokenizer_lib.save_vocabulary(vocabulary, paths.vocabulary)
     labels_lib.save_labels(examples.labels, paths.labels)
-    resolved = resolve(config, len(vocabulary))
+    resolved = resolve(config, len(vocabulary), checkpoint)
     config_lib.save(resolved, paths.config)
     write_json(paths.data_report, examples.report)
     return examples, vocabulary, resolved
@@ -137,7 +159,8 @@ def prepare_workdir(config, paths):
 def fit(config, paths, examples, vocabulary):
     """Builds, compiles and trains the model; returns it with the validation dataset."""
     preprocessor = pipeline.build_preprocessor(
-        tokenizer_lib.build_tokenizer(vocabulary), config.data.max_seq_length)
+        tokenizer_lib.build_tokenizer(vocabulary, config.tokenizer.lowercase),
+        config.data.max_seq_length)
     train_ds = pipeline.classification_dataset(
         examples.train, examples.labels, preprocessor, config.data, training=True, seed=config.seed)
     val_ds = pipeline.classification_dataset(
