@@ -120,6 +120,12 @@ def step_logits(causal_lm, token_ids, cache, index):
     return tf.squeeze(logits, 1), tf.squeeze(hidden, 1), cache
 
 
+def pad_id_for(end_id):
+    """An id for unwritten positions that is not the stop id (keras-hub's sampler
+    stops once every row holds a stop id past its prompt)."""
+    return 1 if end_id == 0 else 0
+
+
 class Decoder:
     """Generates token ids from a causal LM with a compiled, cached decoding loop.
 
@@ -128,14 +134,16 @@ class Decoder:
         end_id: the end-of-text id; a row stops once it generates it.
         context_length: the most positions the model has (prompt + new tokens).
         jit_compile: XLA-compile the loop.
+        start_id: a token put before every prompt (as every text began in
+            training), or None. It is not the caller's: lengths, limits and
+            messages count the prompt without it.
     """
 
-    def __init__(self, causal_lm, end_id, context_length, jit_compile=True):
+    def __init__(self, causal_lm, end_id, context_length, jit_compile=True, start_id=None):
         self.causal_lm = causal_lm
         self.end_id = int(end_id)
-        # Unwritten positions must not hold the stop id: keras-hub stops when
-        # every row holds one past its prompt.
-        self.pad_id = 1 if self.end_id == 0 else 0
+        self.pad_id = pad_id_for(self.end_id)
+        self.start = [] if start_id is None else [int(start_id)]
         self.context_length = int(context_length)
         self.jit_compile = jit_compile
         self.traces = 0  # how often a decoding function was traced (tests read it)
@@ -174,28 +182,15 @@ class Decoder:
             seed: an int makes random samplers reproducible; None draws a fresh seed.
         """
         options = (options or SamplingOptions()).check()
-        lengths = [len(p) for p in prompts]
         if not prompts:
             return []
-        if min(lengths) == 0:
-            raise GenerationError("prompt: empty prompt; give at least one token of text")
-        if (max_new_tokens is None) == (max_length is None):
-            raise GenerationError("max_new_tokens / max_length: give exactly one of them")
+        self._check_lengths([len(p) for p in prompts], max_new_tokens, max_length)
+        prompts = [np.concatenate([self.start, p]).astype(np.int32) for p in prompts]
+        lengths = [len(p) for p in prompts]
         if max_new_tokens is not None:
-            if max_new_tokens < 1:
-                raise GenerationError(f"max_new_tokens: got {max_new_tokens}, expected >= 1")
             limits = [n + max_new_tokens for n in lengths]
         else:
-            if max_length <= max(lengths):
-                raise GenerationError(f"max_length: got {max_length}, but the longest prompt "
-                                      f"has {max(lengths)} tokens; expected more than that")
-            limits = [max_length] * len(prompts)
-        if max(limits) > self.context_length:
-            argument = "max_new_tokens" if max_length is None else "max_length"
-            raise GenerationError(
-                f"{argument}: {max(lengths)} prompt tokens plus the tokens to generate need "
-                f"{max(limits)} positions, more than the model's context window of "
-                f"{self.context_length}; shorten the prompt or ask for fewer tokens")
+            limits = [max_length + len(self.start)] * len(prompts)
         if options.sampler == "beam":
             # keras-hub's beam search scores forced prompt tokens as if chosen;
             # rows of one length have no forced tokens, so decode per length.
@@ -209,6 +204,28 @@ class Decoder:
         else:
             results = self._decode(prompts, max(limits), options, seed)
         return [self._cut(row, n, limit) for row, n, limit in zip(results, lengths, limits)]
+
+    def _check_lengths(self, lengths, max_new_tokens, max_length):
+        """Raises GenerationError naming the argument that does not fit, in the caller's tokens."""
+        if min(lengths) == 0:
+            raise GenerationError("prompt: empty prompt; give at least one token of text")
+        if (max_new_tokens is None) == (max_length is None):
+            raise GenerationError("max_new_tokens / max_length: give exactly one of them")
+        longest, room = max(lengths), self.context_length - len(self.start)
+        if max_length is not None:
+            if max_length <= longest:
+                raise GenerationError(f"max_length: got {max_length}, but the longest prompt "
+                                      f"has {longest} tokens; expected more than that")
+            if max_length > room:
+                raise GenerationError(f"max_length: got {max_length}, more than the model's "
+                                      f"context window of {room} tokens")
+        elif max_new_tokens < 1:
+            raise GenerationError(f"max_new_tokens: got {max_new_tokens}, expected >= 1")
+        elif longest + max_new_tokens > room:
+            raise GenerationError(
+                f"max_new_tokens: the longest prompt has {longest} tokens, plus {max_new_tokens} "
+                f"new ones is more than the model's context window of {room} tokens; shorten "
+                "the prompt or ask for fewer tokens")
 
     def _decode(self, prompts, width, options, seed):
         token_ids = np.full((len(prompts), width), self.pad_id, np.int32)

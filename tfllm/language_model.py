@@ -47,8 +47,10 @@ class LanguageModel:
             input_signature=[tf.TensorSpec([None], tf.string)])
         self._detokenize = tf.function(self.tokenizer.detokenize,
                                        input_signature=[tf.TensorSpec([None, None], tf.int32)])
+        # A prompt starts after end-of-text, as every text did in training.
         self.decoder = Decoder(self.model, self.end_id, self.context_length,
-                               jit_compile=self.config.generation.jit_compile)
+                               jit_compile=self.config.generation.jit_compile,
+                               start_id=self.end_id)
 
     @property
     def trained_on_pairs(self):
@@ -118,31 +120,10 @@ class LanguageModel:
         options = self.sampling_options(**sampling)
         if max_new_tokens is None and max_length is None:
             max_new_tokens = self.config.generation.max_new_tokens
-        texts = [self.prompt_text(p, apply_template) for p in prompts]
-        # A prompt starts after end-of-text, as every text did in training.
-        ids = [np.concatenate([[self.end_id], row]) for row in self.tokenize(texts)]
-        self._check_lengths(max(len(row) for row in ids) - 1, max_new_tokens, max_length)
-        if max_length is not None:
-            max_length += 1  # the leading end-of-text is not the caller's token
+        ids = self.tokenize([self.prompt_text(p, apply_template) for p in prompts])
         new = self.decoder.generate(ids, max_new_tokens=max_new_tokens, max_length=max_length,
                                     options=options, seed=seed)
         return [self.detokenize(row) for row in new]
-
-    def _check_lengths(self, longest, max_new_tokens, max_length):
-        """Raises GenerationError naming the argument that does not fit, in the caller's tokens."""
-        room = self.context_length - 1  # one position holds the leading end-of-text
-        if max_length is not None:
-            if max_length <= longest:
-                raise GenerationError(f"max_length: got {max_length}, but the longest prompt "
-                                      f"has {longest} tokens; expected more than that")
-            if max_length > room:
-                raise GenerationError(f"max_length: got {max_length}, more than the model's "
-                                      f"context window of {room} tokens")
-        elif longest + max_new_tokens > room:
-            raise GenerationError(
-                f"max_new_tokens: the longest prompt has {longest} tokens, plus {max_new_tokens} "
-                f"new ones is more than the model's context window of {room} tokens; shorten "
-                "the prompt or ask for fewer tokens")
 
     def evaluate(self, spec=""):
         """Returns the perplexity report on a data source ('' = the run's validation split)."""

@@ -12,7 +12,7 @@ request's seed and the position.
 
 import tensorflow as tf
 
-from tfllm.generation import seed_cache, step_logits
+from tfllm.generation import pad_id_for, seed_cache, step_logits
 from tfllm.serving.classifier_module import _Untracked
 
 
@@ -71,7 +71,7 @@ class LanguageModelModule(tf.Module):
         self.tokenizer = tokenizer
         self.tokenize = tokenize
         self.end_id = int(end_id)
-        self.pad_id = 1 if self.end_id == 0 else 0
+        self.pad_id = pad_id_for(self.end_id)
         self.context_length = int(context_length)
         self.prompt_prefix, self.prompt_suffix = prompt_prefix, prompt_suffix
         self.defaults = defaults
