@@ -17,17 +17,20 @@ def main(argv):
     import tfllm  # pylint: disable=import-outside-toplevel
     from tfllm.serving import describe  # pylint: disable=import-outside-toplevel
 
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
     version_dir = tfllm.export(_WORKDIR.value, _EXPORT_DIR.value, version=_VERSION.value)
+    signatures = tf.saved_model.load(version_dir).signatures  # loaded once, described twice
     model_name = os.path.basename(os.path.normpath(_EXPORT_DIR.value))
     print(f"exported {version_dir}")
-    print("\n".join(describe.signature_lines(version_dir)))
+    print("\n".join(describe.signature_lines(signatures)))
     print("custom ops (the serving binary must have them; TF Serving's builds include "
           f"the tensorflow-text ops): {', '.join(describe.custom_ops(version_dir))}")
     print("serve with:")
     print(f"  tensorflow_model_server --rest_api_port=8501 --model_name={model_name} "
           f"--model_base_path={os.path.abspath(_EXPORT_DIR.value)}")
     print("then:")
-    print(f"  {describe.curl_line(model_name, describe.example_inputs(version_dir))}")
+    print(f"  {describe.curl_line(model_name, describe.example_inputs(signatures))}")
 
 
 def run(argv):

@@ -7,11 +7,14 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 
-def signature_lines(version_dir):
-    """Lines like `saved_model_cli show --all`: each signature's inputs and outputs."""
-    loaded = tf.saved_model.load(version_dir)
+def signature_lines(signatures):
+    """Lines like `saved_model_cli show --all`: each signature's inputs and outputs.
+
+    Args:
+        signatures: `tf.saved_model.load(version_dir).signatures`.
+    """
     lines = []
-    for name, function in sorted(loaded.signatures.items()):
+    for name, function in sorted(signatures.items()):
         lines.append(f"signature_def['{name}']:")
         _, inputs = function.structured_input_signature
         for key, spec in sorted(inputs.items()):
@@ -34,10 +37,9 @@ def custom_ops(version_dir):
     return sorted(op for op in ops if not hasattr(tf.raw_ops, op))
 
 
-def example_inputs(version_dir):
+def example_inputs(signatures):
     """A small `serving_default` request body's inputs, from the signature's input names."""
-    function = tf.saved_model.load(version_dir).signatures["serving_default"]
-    _, inputs = function.structured_input_signature
+    _, inputs = signatures["serving_default"].structured_input_signature
     if "prompt" in inputs:
         return {"prompt": ["What is AI?"]}
     examples = {"text": ["What is AI?"], "text_pair": ["Artificial intelligence."]}
