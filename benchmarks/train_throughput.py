@@ -44,7 +44,7 @@ class StepTimer(keras.callbacks.Callback):
 
 def examples_per_second(config, train_ds, vocabulary_size, num_labels, steps, skip=5):
     with loop.runtime(config):
-        model = loop.build_model(config, vocabulary_size, num_labels)
+        model, _ = loop.build_model(config, vocabulary_size, num_labels)
         loop.compile_model(model, config, steps_per_epoch=steps)
         timer = StepTimer(skip)
         model.fit(train_ds.repeat(), epochs=1, steps_per_epoch=steps + skip, callbacks=[timer],

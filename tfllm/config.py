@@ -14,6 +14,7 @@ import ml_collections
 from tfllm.errors import ConfigError
 from tfllm.data.documents import FORMATS as DATA_FORMATS
 from tfllm.generation import SAMPLERS
+from tfllm.models import sources
 from tfllm.models.heads import POOLINGS
 from tfllm.models.sizes import BERT_SIZES, GPT_SIZES
 
@@ -119,9 +120,10 @@ def validate(config):
         spec = config.data[field.split(".")[1]]
         if _is_file_source(spec) and not os.path.isfile(spec):
             raise ConfigError(field, f"data file not found: {spec}")
-    init_from = "" if language_model else config.model.init_from
-    if init_from and not os.path.isdir(init_from):
-        raise ConfigError("model.init_from", f"checkpoint directory not found: {init_from}")
+    init_from = config.model.init_from
+    if init_from and not os.path.exists(init_from) and not sources.is_remote(init_from):
+        raise ConfigError("model.init_from", f"not found: {init_from} (expected a local "
+                          "checkpoint, a keras-hub preset name or an hf:// or kaggle:// handle)")
     vocabulary = config.tokenizer.vocabulary
     if vocabulary and language_model and not os.path.isdir(vocabulary):
         raise ConfigError("tokenizer.vocabulary", "directory with vocab.json and merges.txt "

@@ -53,6 +53,10 @@ class Paths:
         return self._join("model.keras")
 
     @property
+    def init_report(self):
+        return self._join("init_from.json")
+
+    @property
     def eval(self):
         return self._join("eval.json")
 

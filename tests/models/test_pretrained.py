@@ -5,6 +5,7 @@ The checkpoint is all-MiniLM-L6-v2 in Hugging Face layout, from the
 """
 
 import importlib.util
+import json
 import math
 import os
 
@@ -97,7 +98,11 @@ def test_checkpoint_reads_vocabulary_casing_and_shape(checkpoint):
 
 
 def test_encoder_matches_a_numpy_forward_pass_of_the_raw_weights(checkpoint):
-    backbone = pretrained.load_bert_backbone(MINILM, dropout=0.1)
+    backbone, report = pretrained.load_bert_backbone(checkpoint, dropout=0.1)
+    # Every encoder weight came from the checkpoint, which has one tensor more:
+    # a position-index buffer, not a weight.
+    assert report.loaded == len(backbone.weights) and report.initialised == []
+    assert report.unused == ["embeddings.position_ids"]
     token_ids, mask = features(checkpoint, SENTENCES)
     ours = np.asarray(backbone({"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids),
                                 "padding_mask": mask})["sequence_output"])
@@ -140,9 +145,116 @@ def test_classifier_fine_tunes_from_the_checkpoint_and_exports(tmp_path):
 def test_pickle_only_and_missing_checkpoints_are_refused(tmp_path):
     (tmp_path / "config.json").write_text("{}", encoding="utf-8")
     (tmp_path / "pytorch_model.bin").write_bytes(b"not really a pickle")
-    with pytest.raises(DataError, match="pytorch_model.bin, a pickle .* refused"):
+    with pytest.raises(DataError, match="pytorch_model.bin is a PyTorch pickle, which can run "
+                                        "arbitrary code .* refused; convert it to safetensors"):
         pretrained.read_bert_checkpoint(str(tmp_path))
+    with pytest.raises(DataError, match="weights.pt is a PyTorch pickle"):
+        (tmp_path / "weights.pt").write_bytes(b"")
+        pretrained.read_bert_checkpoint(str(tmp_path / "weights.pt"))
     config = smoke_config()
     config.model.init_from = str(tmp_path / "nowhere")
-    with pytest.raises(ConfigError, match="--config.model.init_from: checkpoint directory not"):
+    with pytest.raises(ConfigError, match="--config.model.init_from: not found: .*nowhere"):
+        config_lib.validate(config)
+
+
+def test_a_checkpoint_whose_tensors_disagree_with_its_config_names_weight_and_shapes(tmp_path):
+    for name in ("model.safetensors", "vocab.txt", "tokenizer_config.json"):
+        os.symlink(os.path.join(MINILM, name), tmp_path / name)
+    with open(os.path.join(MINILM, "config.json"), encoding="utf-8") as f:
+        hf_config = json.load(f)
+    (tmp_path / "config.json").write_text(
+        json.dumps({**hf_config, "intermediate_size": 1000}), encoding="utf-8")
+    checkpoint = pretrained.read_bert_checkpoint(str(tmp_path))
+    with pytest.raises(DataError, match=r"checkpoint weight encoder\.layer\.0\.intermediate\."
+                                        r"dense\.weight has shape \(1536, 384\), but the model's "
+                                        r".*intermediate.*kernel needs \(384, 1000\)"):
+        pretrained.load_bert_backbone(checkpoint, dropout=0.0)
+
+
+def tiny_encoder_file(tmp_path, with_lambda):
+    """A .keras classifier around a random 2-layer BertBackbone, and its vocab.txt."""
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(59)]
+    tokenizer_lib.save_vocabulary(vocabulary, str(tmp_path / "vocab.txt"))
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=len(vocabulary), num_layers=2, num_heads=2, hidden_dim=32,
+        intermediate_dim=64, max_sequence_length=64)
+    inputs = {"token_ids": keras.Input((None,), dtype="int32", name="token_ids"),
+              "segment_ids": keras.Input((None,), dtype="int32", name="segment_ids"),
+              "padding_mask": keras.Input((None,), dtype="bool", name="padding_mask")}
+    pooled = backbone(inputs)["pooled_output"]
+    if with_lambda:
+        pooled = keras.layers.Lambda(lambda x: x * 2.0)(pooled)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="old_head")(pooled))
+    path = str(tmp_path / ("unsafe.keras" if with_lambda else "encoder.keras"))
+    model.save(path)
+    return path
+
+
+def test_a_keras_file_that_needs_code_is_refused_unless_unsafe_is_set(tmp_path):
+    path = tiny_encoder_file(tmp_path, with_lambda=True)
+    tokenizer = smoke_config().tokenizer
+    tokenizer.vocabulary = str(tmp_path / "vocab.txt")
+    with pytest.raises(DataError, match="unsafe.keras needs arbitrary Python code .* refused; "
+                                        "if you trust the file, set "
+                                        "--config.model.init_unsafe=True"):
+        pretrained.read_bert_checkpoint(path, tokenizer)
+    checkpoint = pretrained.read_bert_checkpoint(path, tokenizer, unsafe=True)
+    assert checkpoint.dims["hidden_dim"] == 32 and len(checkpoint.vocabulary) == 64
+    backbone, report = pretrained.load_bert_backbone(checkpoint, dropout=0.0, unsafe=True)
+    assert report.loaded == len(backbone.weights)
+    assert sorted(report.unused) == ["old_head/bias", "old_head/kernel"]
+
+
+def test_fine_tunes_from_a_keras_file_and_from_a_finished_run(tmp_path):
+    config = smoke_config()
+    config.model.init_from = tiny_encoder_file(tmp_path, with_lambda=False)
+    config.tokenizer.vocabulary = str(tmp_path / "vocab.txt")
+    first = str(tmp_path / "from_file")
+    tfllm.train(config, first)
+    with open(os.path.join(first, "init_from.json"), encoding="utf-8") as f:
+        report = json.load(f)
+    assert report["loaded"] > 0 and sorted(report["unused"]) == ["old_head/bias",
+                                                                "old_head/kernel"]
+    assert report["initialised"] and all("logits" in p for p in report["initialised"])
+
+    second_config = smoke_config()
+    second_config.model.init_from = first  # a finished run: its encoder and its vocabulary
+    second = str(tmp_path / "from_run")
+    tfllm.train(second_config, second)
+    trained = keras.saving.load_model(os.path.join(first, "model.keras"), compile=False)
+    with open(os.path.join(second, "init_from.json"), encoding="utf-8") as f:
+        report = json.load(f)
+    encoder = next(layer for layer in trained.layers
+                   if isinstance(layer, keras_hub.models.BertBackbone))
+    assert report["loaded"] == len(encoder.weights)
+    assert sorted(report["unused"]) == ["logits/bias", "logits/kernel"]  # the old head
+    with open(os.path.join(second, "tokenizer", "vocab.txt"), encoding="utf-8") as f:
+        assert f.read().split("\n")[:64] == tokenizer_lib.load_vocabulary(
+            str(tmp_path / "vocab.txt"))
+    assert os.path.isdir(tfllm.export(second, str(tmp_path / "export")))
+
+
+def test_remote_checkpoints_fail_offline_with_a_way_forward(monkeypatch):
+    import kagglehub
+    import requests
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(DataError, match="could not fetch hf://sentence-transformers/all-MiniLM"
+                                        ".*copy the checkpoint directory over"):
+        pretrained.read_bert_checkpoint("hf://sentence-transformers/all-MiniLM-L6-v2")
+
+    def no_network(handle):
+        raise requests.ConnectionError(f"Failed to resolve 'api.kaggle.com' for {handle}")
+
+    monkeypatch.setattr(kagglehub, "model_download", no_network)
+    # A keras-hub preset name resolves to its Kaggle handle before the download fails.
+    with pytest.raises(DataError, match="could not fetch kaggle://keras/bert/keras/"
+                                        "bert_tiny_en_uncased/.*ConnectionError"):
+        pretrained.read_bert_checkpoint("bert_tiny_en_uncased")
+    config = smoke_config()
+    config.model.init_from = "bert_tiny_en_uncased"
+    config_lib.validate(config)  # a preset name is a valid setting; fetching happens later
+    config.model.init_from = "bert_tiny_en_uncasd"
+    with pytest.raises(ConfigError, match="not found: bert_tiny_en_uncasd"):
         config_lib.validate(config)

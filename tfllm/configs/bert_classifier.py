@@ -45,9 +45,11 @@ def get_config(variant=""):
     tokenizer.lowercase = False
 
     config.model = model = ml_collections.ConfigDict()
-    # A pretrained encoder to start from: a local Hugging Face BERT directory (config.json,
-    # model.safetensors, vocab.txt) or keras-hub preset directory; '' = random weights.
+    # A pretrained encoder to start from (its vocabulary and shape replace the settings here): a
+    # Hugging Face BERT directory (config.json, model.safetensors, vocab.txt), a keras-hub preset
+    # directory or name, an hf:// or kaggle:// handle, a .keras file or a tfllm run; '' = random.
     model.init_from = ""
+    model.init_unsafe = False  # Allow a .keras file that needs arbitrary code to load.
     model.size = "mini"  # tiny 2x128, mini 4x256, small 4x512, medium 8x512, base 12x768.
     model.backbone = backbone = ml_collections.ConfigDict()
     # Explicit dimensions; 0 takes the value of model.size. Names are BertBackbone's.

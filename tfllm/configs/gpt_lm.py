@@ -49,6 +49,11 @@ def get_config(variant=""):
     tokenizer.min_frequency = 2  # A merge must occur this often to be learned.
 
     config.model = model = ml_collections.ConfigDict()
+    # A pretrained decoder to start from (its tokenizer and shape replace the settings here): a
+    # Hugging Face GPT-2 or Llama directory, a .gguf file (Llama), a keras-hub preset directory
+    # or name, an hf:// or kaggle:// handle, a .keras file or a tfllm run; '' = random weights.
+    model.init_from = ""
+    model.init_unsafe = False  # Allow a .keras file that needs arbitrary code to load.
     model.size = "tiny"  # tiny 2x128, mini 4x256, small 6x512, medium 8x512, base 12x768 (GPT-2).
     model.backbone = backbone = ml_collections.ConfigDict()
     # Explicit dimensions; 0 takes the value of model.size. Names are GPT2Backbone's.

@@ -1,10 +1,10 @@
-"""Pretrained BERT encoders from local checkpoint directories, loaded offline.
+"""Pretrained BERT encoders for classification, from any source `model.init_from` names.
 
-A directory in Hugging Face layout (config.json + model.safetensors +
-vocab.txt) or a keras-hub preset directory (metadata.json + config.json +
-weights) is read by keras-hub's own converters; nothing is downloaded. The
-checkpoint's WordPiece vocabulary and casing come with it: a fine-tuned run
-never re-learns its tokenizer.
+Hugging Face directories go through keras-hub's converter with tfllm's
+recording loader (every tensor accounted for); keras-hub preset directories
+through keras-hub; `.keras` files and finished tfllm runs through Keras (safe
+mode). The checkpoint's WordPiece vocabulary and casing come with it: a
+fine-tuned run never re-learns its tokenizer.
 """
 
 import dataclasses
@@ -13,11 +13,19 @@ import os
 
 import keras
 import keras_hub
+from keras_hub.src.utils.transformers import convert_bert
 
+from tfllm import config as config_lib
+from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.data.line_files import read_lines
 from tfllm.errors import DataError
+from tfllm.models import keras_source
+from tfllm.models import sources
+from tfllm.models.sources import FLAG
+from tfllm.models.transfer import SafetensorsLoader, WeightReport
+from tfllm.workdir import Paths
 
-FLAG = "--config.model.init_from"
+DIMS = ("num_layers", "num_heads", "hidden_dim", "intermediate_dim", "max_sequence_length")
 
 
 @dataclasses.dataclass
@@ -25,7 +33,7 @@ class BertCheckpoint:
     """What a run takes from a pretrained encoder directory.
 
     Args:
-        path: the directory.
+        source: where the checkpoint is (sources.Source).
         vocabulary: the WordPiece tokens, id order.
         lowercase: whether the checkpoint's tokenizer lower-cases (and strips accents).
         dims: num_layers, num_heads, hidden_dim, intermediate_dim, max_sequence_length.
@@ -33,11 +41,16 @@ class BertCheckpoint:
             "gelu"), where keras-hub's BertBackbone uses the tanh approximation.
     """
 
-    path: str
+    source: sources.Source
     vocabulary: list
     lowercase: bool
     dims: dict
     exact_gelu: bool = False
+
+    @property
+    def path(self):
+        """The checkpoint as the user named it."""
+        return self.source.origin
 
 
 @keras.saving.register_keras_serializable(package="tfllm")
@@ -57,61 +70,106 @@ class ExactGeluBertBackbone(keras_hub.models.BertBackbone):
             layer._feedforward_intermediate_dense.activation = keras.activations.gelu  # pylint: disable=protected-access
 
 
-def _check_directory(path):
-    if not os.path.isdir(path):
-        raise DataError(f"{FLAG}: checkpoint directory not found: {path}")
-    names = set(os.listdir(path))
-    if "metadata.json" in names:  # a keras-hub preset
-        return
-    if "config.json" not in names:
-        raise DataError(f"{FLAG}: {path} has no config.json; expected a Hugging Face model "
-                        "directory or a keras-hub preset directory")
-    if "model.safetensors" not in names:
-        if "pytorch_model.bin" in names:
-            raise DataError(
-                f"{FLAG}: {path} holds only pytorch_model.bin, a pickle that can run code when "
-                "loaded, so it is refused; convert it to model.safetensors first (with "
-                "transformers: AutoModel.from_pretrained(DIR).save_pretrained(DIR, "
-                "safe_serialization=True))")
-        raise DataError(f"{FLAG}: {path} has no model.safetensors")
+def _huggingface_config(path):
+    with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    if config.get("model_type") != "bert":
+        raise DataError(f"{FLAG}: {path}/config.json has model_type "
+                        f"{config.get('model_type')!r}; text classification starts from "
+                        "BERT-family encoders (model_type 'bert')")
+    return config
 
 
-def read_bert_checkpoint(path):
-    """Reads the vocabulary, casing and dimensions of the encoder in `path` (no weights yet)."""
-    _check_directory(path)
+def _read_directory(source):
+    """Hugging Face and keras-hub preset directories: keras-hub reads tokenizer and shape."""
+    if source.kind == "huggingface":
+        _huggingface_config(source.path)
     try:
-        tokenizer = keras_hub.models.BertTokenizer.from_preset(path)
-        backbone_config = keras_hub.models.BertBackbone.from_preset(path, load_weights=False)
+        tokenizer = keras_hub.models.BertTokenizer.from_preset(source.path)
+        backbone = keras_hub.models.BertBackbone.from_preset(source.path, load_weights=False)
     except (ValueError, KeyError, OSError) as error:
-        raise DataError(f"{FLAG}: {path} is not a BERT checkpoint keras-hub can read: "
+        raise DataError(f"{FLAG}: {source.origin} is not a BERT checkpoint keras-hub can read: "
                         f"{error}") from error
     vocabulary = tokenizer.get_vocabulary()
-    if os.path.isfile(os.path.join(path, "vocab.txt")):
-        vocabulary = read_lines(os.path.join(path, "vocab.txt"))
-    dims = {key: getattr(backbone_config, key) for key in (
-        "num_layers", "num_heads", "hidden_dim", "intermediate_dim", "max_sequence_length")}
-    return BertCheckpoint(path, list(vocabulary), bool(tokenizer.lowercase), dims,
-                          exact_gelu=_hidden_activation(path) == "gelu")
+    if os.path.isfile(os.path.join(source.path, "vocab.txt")):
+        vocabulary = read_lines(os.path.join(source.path, "vocab.txt"))
+    exact = source.kind == "huggingface" and _huggingface_config(source.path).get(
+        "hidden_act") == "gelu"
+    return BertCheckpoint(source, list(vocabulary), bool(tokenizer.lowercase),
+                          {key: getattr(backbone, key) for key in DIMS}, exact_gelu=exact)
 
 
-def _hidden_activation(path):
-    """The Hugging Face config's hidden_act ('' for keras-hub presets)."""
-    if os.path.isfile(os.path.join(path, "metadata.json")):
-        return ""
-    with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
-        return json.load(f).get("hidden_act", "")
+def _read_keras(source, tokenizer_config, unsafe):
+    """A .keras file or tfllm run: the encoder inside it, and its tokenizer."""
+    model = keras_source.load_model(source, unsafe)
+    backbone = keras_source.find_backbone(model, (keras_hub.models.BertBackbone,),
+                                          source.origin)
+    if source.kind == "workdir":
+        run = config_lib.load(Paths(source.path).config)
+        if run.task != "text_classification":
+            raise DataError(f"{FLAG}: {source.origin} is a {run.task} run; text classification "
+                            "starts from an encoder")
+        vocabulary = tokenizer_lib.load_vocabulary(Paths(source.path).vocabulary)
+        lowercase = run.tokenizer.lowercase
+    elif keras_source.preprocessor_tokenizer(model) is not None:
+        tokenizer = keras_source.preprocessor_tokenizer(model)
+        vocabulary, lowercase = tokenizer.get_vocabulary(), bool(tokenizer.lowercase)
+    elif tokenizer_config.vocabulary:
+        vocabulary = tokenizer_lib.load_vocabulary(tokenizer_config.vocabulary)
+        lowercase = tokenizer_config.lowercase
+    else:
+        raise DataError(f"{FLAG}: {source.origin} holds no tokenizer; give the vocab.txt it "
+                        "was trained with as --config.tokenizer.vocabulary")
+    if len(vocabulary) != backbone.vocabulary_size:
+        raise DataError(f"{FLAG}: {source.origin}'s encoder has {backbone.vocabulary_size} "
+                        f"token embeddings but its vocabulary has {len(vocabulary)} tokens")
+    return BertCheckpoint(source, list(vocabulary), bool(lowercase),
+                          {key: getattr(backbone, key) for key in DIMS},
+                          exact_gelu=isinstance(backbone, ExactGeluBertBackbone))
 
 
-def load_bert_backbone(path, dropout):
-    """Returns the pretrained encoder in `path`, with `dropout` in its layers.
+def read_bert_checkpoint(init_from, tokenizer_config=None, unsafe=False):
+    """Reads the vocabulary, casing and dimensions of the encoder `init_from` names.
 
-    A Hugging Face checkpoint with exact GELU gets an ExactGeluBertBackbone
-    holding the same weights, so the import computes what the checkpoint did.
+    Args:
+        init_from: anything `sources.locate` accepts.
+        tokenizer_config: the run's `tokenizer` config; a bare .keras
+            encoder takes its vocabulary file from it.
+        unsafe: allow .keras files that need arbitrary code to load.
     """
-    _check_directory(path)
-    backbone = keras_hub.models.BertBackbone.from_preset(path, dropout=dropout)
-    if _hidden_activation(path) != "gelu":
-        return backbone
-    exact = ExactGeluBertBackbone.from_config(backbone.get_config())
-    exact.set_weights(backbone.get_weights())
-    return exact
+    source = sources.locate(init_from)
+    if source.kind in ("huggingface", "keras_hub_preset"):
+        return _read_directory(source)
+    if source.kind == "gguf":
+        raise DataError(f"{FLAG}: {init_from} is a GGUF decoder; text classification starts "
+                        "from an encoder")
+    return _read_keras(source, tokenizer_config, unsafe)
+
+
+def _load_huggingface(checkpoint, dropout):
+    """The encoder from a Hugging Face directory, through keras-hub's converter, accounted for."""
+    config = _huggingface_config(checkpoint.source.path)
+    cls = ExactGeluBertBackbone if checkpoint.exact_gelu else keras_hub.models.BertBackbone
+    backbone = cls(**{**convert_bert.convert_backbone_config(config), "dropout": dropout})
+    with SafetensorsLoader(checkpoint.source.path, checkpoint.path) as loader:
+        convert_bert.convert_weights(backbone, loader, config)
+        return backbone, loader.report(backbone.weights, loader.names())
+
+
+def load_bert_backbone(checkpoint, dropout, unsafe=False):
+    """Returns (the pretrained encoder with `dropout` in its layers, its WeightReport).
+
+    A Hugging Face checkpoint with exact GELU gets an ExactGeluBertBackbone,
+    so the import computes what the checkpoint did.
+    """
+    kind = checkpoint.source.kind
+    if kind == "huggingface":
+        return _load_huggingface(checkpoint, dropout)
+    if kind == "keras_hub_preset":
+        backbone = keras_hub.models.BertBackbone.from_preset(checkpoint.source.path,
+                                                             dropout=dropout)
+        return backbone, WeightReport(checkpoint.path, len(backbone.weights), [])
+    model = keras_source.load_model(checkpoint.source, unsafe)
+    found = keras_source.find_backbone(model, (keras_hub.models.BertBackbone,), checkpoint.path)
+    return (keras_source.rebuild(found, dropout=dropout),
+            keras_source.report(model, found, checkpoint.path))

@@ -82,19 +82,28 @@ def resolve(config, vocabulary_size, checkpoint=None):
     return resolved
 
 
-def build_model(config, vocabulary_size, num_labels):
-    """Builds the classifier a (resolved) config describes, uncompiled."""
-    if config.model.init_from:
-        backbone = pretrained.load_bert_backbone(config.model.init_from,
-                                                 config.model.backbone.dropout)
-        print(f"init_from: {len(backbone.weights)} encoder weights from "
-              f"{config.model.init_from}; the classification head starts from random weights",
-              flush=True)
-    else:
+def build_model(config, vocabulary_size, num_labels, checkpoint=None):
+    """Builds the classifier a (resolved) config describes, uncompiled.
+
+    Returns:
+        (model, WeightReport of the pretrained import or None).
+    """
+    if checkpoint is None:
         kwargs = bert.backbone_kwargs(config.model, vocabulary_size, config.data.max_seq_length)
-        backbone = bert.build_backbone(kwargs)
-    return heads.build_classifier(
+        return heads.build_classifier(bert.build_backbone(kwargs), num_labels,
+                                      config.model.head_dropout, config.model.pooling), None
+    backbone, report = pretrained.load_bert_backbone(
+        checkpoint, config.model.backbone.dropout, unsafe=config.model.init_unsafe)
+    model = heads.build_classifier(
         backbone, num_labels, config.model.head_dropout, config.model.pooling)
+    return model, report.with_new_weights(model.weights, backbone.weights)
+
+
+def report_import(report, paths):
+    """Prints the import's WeightReport and keeps it in the work directory."""
+    for line in report.lines():
+        print(line, flush=True)
+    write_json(paths.init_report, report.as_dict())
 
 
 def compile_model(model, config, steps_per_epoch):
@@ -131,11 +140,19 @@ def check_resumable(paths):
                          "choose another --workdir or delete it")
 
 
+def read_checkpoint(config):
+    """The pretrained encoder `model.init_from` names (its vocabulary and shape), or None."""
+    if not config.model.init_from:
+        return None
+    return pretrained.read_bert_checkpoint(config.model.init_from, config.tokenizer,
+                                           config.model.init_unsafe)
+
+
 def prepare_workdir(config, paths):
     """Reads the data and writes tokenizer files, resolved config and data report.
 
     Returns:
-        (examples, vocabulary, resolved config).
+        (examples, vocabulary, resolved config, pretrained checkpoint or None).
     """
     check_resumable(paths)
     examples = examples_lib.prepare(config.data)
@@ -144,8 +161,7 @@ def prepare_workdir(config, paths):
         raise DataError(
             f"{config.data.train}: {len(examples.train)} training examples is less than one "
             f"batch (--config.data.batch_size={config.data.batch_size})")
-    checkpoint = (pretrained.read_bert_checkpoint(config.model.init_from)
-                  if config.model.init_from else None)
+    checkpoint = read_checkpoint(config)
     paths.make_dirs()
     vocabulary = vocabulary_for(config, examples, paths, checkpoint)
     tokenizer_lib.save_vocabulary(vocabulary, paths.vocabulary)
@@ -153,10 +169,10 @@ def prepare_workdir(config, paths):
     resolved = resolve(config, len(vocabulary), checkpoint)
     config_lib.save(resolved, paths.config)
     write_json(paths.data_report, examples.report)
-    return examples, vocabulary, resolved
+    return examples, vocabulary, resolved, checkpoint
 
 
-def fit(config, paths, examples, vocabulary):
+def fit(config, paths, examples, vocabulary, checkpoint=None):
     """Builds, compiles and trains the model; returns it with the validation dataset."""
     preprocessor = pipeline.build_preprocessor(
         tokenizer_lib.build_tokenizer(vocabulary, config.tokenizer.lowercase),
@@ -168,7 +184,9 @@ def fit(config, paths, examples, vocabulary):
     full_epoch = len(examples.train) // config.data.batch_size
     steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
 
-    model = build_model(config, len(vocabulary), len(examples.labels))
+    model, report = build_model(config, len(vocabulary), len(examples.labels), checkpoint)
+    if report is not None:
+        report_import(report, paths)
     compile_model(model, config, steps_per_epoch)
     callbacks = callbacks_lib.standard_callbacks(
         config.train, paths, config.data.batch_size, pipeline.mean_tokens(train_ds))
@@ -191,9 +209,9 @@ def train_and_evaluate(config, workdir):
     start = time.perf_counter()
     config_lib.validate(config)
     paths = Paths(workdir)
-    examples, vocabulary, resolved = prepare_workdir(config, paths)
+    examples, vocabulary, resolved, checkpoint = prepare_workdir(config, paths)
     with runtime(resolved):
-        model, val_ds = fit(resolved, paths, examples, vocabulary)
+        model, val_ds = fit(resolved, paths, examples, vocabulary, checkpoint)
         model.save(paths.model)
         y_true, y_pred = predict_ids(model, val_ds)
     report = classification.evaluation_report(y_true, y_pred, examples.labels, "validation")

@@ -1,0 +1,75 @@
+"""Backbones taken out of Keras models: a `.keras` file or a finished tfllm run.
+
+A `.keras` file can name Python code to run while it loads (a serialized
+lambda). Keras' safe mode refuses that; tfllm keeps it on unless the user sets
+`model.init_unsafe`, and says so in the error.
+"""
+
+import warnings
+
+import keras
+import keras_hub
+
+from tfllm.errors import DataError
+from tfllm.models.sources import FLAG
+from tfllm.models.transfer import WeightReport
+from tfllm.workdir import Paths
+
+
+def model_file(source):
+    """The .keras file a keras_file or workdir Source holds."""
+    return source.path if source.kind == "keras_file" else Paths(source.path).model
+
+
+def load_model(source, unsafe=False):
+    """Loads the Keras model of a keras_file or workdir Source, uncompiled.
+
+    Raises:
+        DataError: the file needs arbitrary code and `unsafe` is False, or
+            Keras cannot read it.
+    """
+    path = model_file(source)
+    try:
+        with warnings.catch_warnings():
+            # keras-hub compiles every task it builds, so loading meets a fresh
+            # optimizer beside the saved one; only the weights are needed here.
+            warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+            return keras.saving.load_model(path, compile=False, safe_mode=not unsafe)
+    except ValueError as error:
+        if "safe_mode" in str(error):
+            raise DataError(
+                f"{FLAG}: {path} needs arbitrary Python code to load ({error}). Loading it "
+                "could run anything, so it is refused; if you trust the file, set "
+                "--config.model.init_unsafe=True") from error
+        raise DataError(f"{FLAG}: {path} is not a Keras model tfllm can read: {error}") from error
+
+
+def find_backbone(model, backbone_classes, path):
+    """Returns the keras-hub backbone inside `model` (or `model` itself) of one of `backbone_classes`."""
+    candidates = [model, getattr(model, "backbone", None), *getattr(model, "layers", [])]
+    for layer in candidates:
+        if isinstance(layer, backbone_classes):
+            return layer
+    names = ", ".join(c.__name__ for c in backbone_classes)
+    raise DataError(f"{FLAG}: {path} holds a {type(model).__name__} with no {names} in it")
+
+
+def rebuild(backbone, **overrides):
+    """A fresh copy of `backbone` (same class and weights) with config `overrides` (e.g. dropout)."""
+    copy = type(backbone).from_config({**backbone.get_config(), **overrides})
+    copy.set_weights(backbone.get_weights())
+    return copy
+
+
+def report(model, backbone, origin):
+    """What taking `backbone` out of `model` kept and left behind (e.g. the old task head)."""
+    kept = {id(w) for w in backbone.weights}
+    return WeightReport(source=origin, loaded=len(backbone.weights),
+                        unused=[w.path for w in model.weights if id(w) not in kept])
+
+
+def preprocessor_tokenizer(model):
+    """The keras-hub tokenizer a saved task carries in its preprocessor, or None."""
+    preprocessor = getattr(model, "preprocessor", None)
+    tokenizer = getattr(preprocessor, "tokenizer", None)
+    return tokenizer if isinstance(tokenizer, keras_hub.tokenizers.Tokenizer) else None

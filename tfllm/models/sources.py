@@ -1,0 +1,148 @@
+"""Where a pretrained checkpoint comes from: what `model.init_from` names, found or fetched.
+
+Accepted, in the order they are recognised:
+- `hf://OWNER/NAME`, `kaggle://OWNER/MODEL/FRAMEWORK/VARIATION/VERSION`, or a
+  keras-hub preset name (`bert_tiny_en_uncased`): fetched once over the network
+  into the local cache (keras-hub's own download path), then read as a local
+  directory; an offline machine gets an error that says how to copy it over;
+- a `.gguf` file (llama.cpp; a Llama-architecture decoder);
+- a `.keras` file, loaded with Keras' safe mode: a file that needs arbitrary
+  code (a serialized lambda) is refused unless `model.init_unsafe` is set;
+- a tfllm work directory (a finished run: config.json + model.keras);
+- a keras-hub preset directory (metadata.json);
+- a Hugging Face model directory (config.json + model.safetensors).
+PyTorch pickles (`pytorch_model.bin`, `.pt`, `.pth`) are refused: loading a
+pickle can run code.
+"""
+
+import dataclasses
+import json
+import os
+
+from tfllm.errors import DataError
+
+FLAG = "--config.model.init_from"
+KINDS = ("huggingface", "keras_hub_preset", "keras_file", "workdir", "gguf")
+REMOTE_SCHEMES = ("hf://", "kaggle://")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+EXPECTED = ("a Hugging Face model directory (config.json + model.safetensors), a keras-hub "
+            "preset directory, a .keras file, a .gguf file, a tfllm work directory, a keras-hub "
+            "preset name or an hf:// or kaggle:// handle")
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """A located checkpoint.
+
+    Args:
+        kind: one of KINDS.
+        path: the local file or directory.
+        origin: what the user wrote (the handle for fetched checkpoints).
+    """
+
+    kind: str
+    path: str
+    origin: str
+
+
+def _pickle_refusal(path):
+    return DataError(
+        f"{FLAG}: {path} is a PyTorch pickle, which can run arbitrary code when loaded, so it "
+        "is refused; convert it to safetensors first, where you trust it (with transformers: "
+        "AutoModel.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True)), and "
+        "pass the directory holding model.safetensors")
+
+
+def _is_tfllm_workdir(path):
+    config = os.path.join(path, "config.json")
+    if not os.path.isfile(os.path.join(path, "model.keras")) or not os.path.isfile(config):
+        return False
+    with open(config, encoding="utf-8") as f:
+        return "task" in json.load(f)
+
+
+def _huggingface_directory(path):
+    names = set(os.listdir(path))
+    if "model.safetensors" in names or "model.safetensors.index.json" in names:
+        return Source("huggingface", path, path)
+    if names & {"pytorch_model.bin", "pytorch_model.bin.index.json"}:
+        raise _pickle_refusal(os.path.join(path, "pytorch_model.bin"))
+    raise DataError(f"{FLAG}: {path} has config.json but no model.safetensors")
+
+
+def _local(path, origin):
+    if os.path.isfile(path):
+        if path.endswith(".gguf"):
+            return Source("gguf", path, origin)
+        if path.endswith(".keras"):
+            return Source("keras_file", path, origin)
+        if path.endswith(PICKLE_SUFFIXES):
+            raise _pickle_refusal(path)
+        raise DataError(f"{FLAG}: {path} is a file tfllm cannot read; expected {EXPECTED}")
+    if os.path.isfile(os.path.join(path, "metadata.json")):
+        return Source("keras_hub_preset", path, origin)
+    if _is_tfllm_workdir(path):
+        return Source("workdir", path, origin)
+    if os.path.isfile(os.path.join(path, "config.json")):
+        return _huggingface_directory(path)
+    if os.path.isfile(os.path.join(path, "pytorch_model.bin")):
+        raise _pickle_refusal(os.path.join(path, "pytorch_model.bin"))
+    raise DataError(f"{FLAG}: {path} holds no checkpoint tfllm can read; expected {EXPECTED}")
+
+
+def preset_handle(name):
+    """The kaggle:// handle of a keras-hub preset name, or None for an unknown name."""
+    from keras_hub.src.utils import preset_utils  # pylint: disable=import-outside-toplevel
+
+    preset = preset_utils.BUILTIN_PRESETS.get(name)
+    return preset["kaggle_handle"] if preset else None
+
+
+def fetch(handle):
+    """Downloads an hf:// or kaggle:// checkpoint into the local cache; returns its directory.
+
+    keras-hub downloads the same way (huggingface_hub, kagglehub) and keeps
+    the same cache, so a checkpoint fetched once is not fetched again.
+    """
+    try:
+        if handle.startswith("hf://"):
+            import huggingface_hub  # pylint: disable=import-outside-toplevel
+
+            return huggingface_hub.snapshot_download(
+                handle[len("hf://"):],
+                allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "assets/**"])
+        import kagglehub  # pylint: disable=import-outside-toplevel
+
+        return kagglehub.model_download(handle[len("kaggle://"):])
+    except (OSError, ValueError) as error:  # connection, DNS, HTTP and not-found errors
+        raise DataError(
+            f"{FLAG}: could not fetch {handle} ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}). Without network access, "
+            "fetch it on a machine that has it (keras_hub.models.Backbone.from_preset"
+            f"({handle!r}) fills the same cache), copy the checkpoint directory over and pass "
+            "that directory") from error
+
+
+def locate(init_from):
+    """Returns the Source `init_from` names (fetching remote handles first).
+
+    Raises:
+        DataError: nothing usable there, a pickle, or a fetch that failed;
+            the message names the flag, the path and what was expected.
+    """
+    if init_from.startswith(REMOTE_SCHEMES):
+        return dataclasses.replace(_local(fetch(init_from), init_from), origin=init_from)
+    if os.path.exists(init_from):
+        return _local(init_from, init_from)
+    handle = None if os.sep in init_from else preset_handle(init_from)
+    if handle is None:
+        raise DataError(f"{FLAG}: {init_from} not found: no such file or directory, and not "
+                        f"a keras-hub preset name; expected {EXPECTED}")
+    return dataclasses.replace(_local(fetch(handle), init_from), origin=init_from)
+
+
+def is_remote(init_from):
+    """True when `init_from` names a checkpoint to fetch rather than a local path."""
+    return init_from.startswith(REMOTE_SCHEMES) or (
+        not os.path.exists(init_from) and os.sep not in init_from
+        and preset_handle(init_from) is not None)
