@@ -18,6 +18,7 @@ import keras_hub  # noqa: E402,F401  pylint: disable=wrong-import-position,unuse
 
 # Registers tfllm's serializable Keras objects (the schedule, the pooling layer).
 from tfllm.models import pooling  # noqa: E402,F401
+from tfllm.models import llama  # noqa: E402,F401  (registers the saved Llama backbone)
 from tfllm.models import pretrained  # noqa: E402,F401
 from tfllm.training import schedules  # noqa: E402,F401
 

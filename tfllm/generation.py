@@ -1,6 +1,6 @@
-"""Text generation from a GPT2CausalLM: keras-hub samplers driven over a key/value cache.
+"""Text generation from keras-hub causal LMs (GPT-2, Llama) over a key/value cache.
 
-keras-hub supplies the cached forward step (`GPT2CausalLM.call_with_cache`) and
+keras-hub supplies the cached forward step (`CausalLM.call_with_cache`) and
 the samplers; tfllm adds what serving and the CLI need around them:
 - one compiled function per sampling setting, traced once for any batch size
   and length (a repeated shape reuses the compiled program);
@@ -89,21 +89,25 @@ def build_sampler(options):
 
 
 def seed_cache(causal_lm, prefix_ids, width):
-    """Runs the shared prompt prefix through a GPT2CausalLM once; returns the filled cache.
+    """Runs the shared prompt prefix through the causal LM once; returns the filled cache.
 
     keras-hub's `generate_step` seeds its cache with a forward pass over
     every position of the padded batch, logits included; only the prefix
     that all prompts share by position (the shortest prompt's length) is
     needed, and no logits, because the first decoding step recomputes the
-    prefix's last position. The cache keeps the full `width`.
+    prefix's last position. The cache keeps the full `width`. Works for
+    GPT-2 (learned positions) and Llama (rotary positions, grouped key/value
+    heads) backbones alike.
     """
     backbone = causal_lm.backbone
     batch = tf.shape(prefix_ids)[0]
-    head_dim = backbone.hidden_dim // backbone.num_heads
-    cache = tf.zeros([batch, backbone.num_layers, 2, width, backbone.num_heads, head_dim],
-                     dtype=causal_lm.compute_dtype)
+    query_heads = getattr(backbone, "num_query_heads", None) or backbone.num_heads
+    key_value_heads = getattr(backbone, "num_key_value_heads", None) or query_heads
+    cache = tf.zeros([batch, backbone.num_layers, 2, width, key_value_heads,
+                      backbone.hidden_dim // query_heads], dtype=causal_lm.compute_dtype)
     x = backbone.token_embedding(prefix_ids)
-    x = backbone.embeddings_add((x, backbone.position_embedding(x, start_index=0)))
+    if hasattr(backbone, "position_embedding"):
+        x = backbone.embeddings_add((x, backbone.position_embedding(x, start_index=0)))
     caches = []
     for i, layer in enumerate(backbone.transformer_layers):
         x, layer_cache = layer(x, self_attention_cache=cache[:, i, ...],
@@ -130,7 +134,8 @@ class Decoder:
     """Generates token ids from a causal LM with a compiled, cached decoding loop.
 
     Args:
-        causal_lm: a keras-hub GPT2CausalLM (its `call_with_cache` runs each step).
+        causal_lm: a keras-hub GPT2CausalLM or LlamaCausalLM (its `call_with_cache`
+            runs each step).
         end_id: the end-of-text id; a row stops once it generates it.
         context_length: the most positions the model has (prompt + new tokens).
         jit_compile: XLA-compile the loop.

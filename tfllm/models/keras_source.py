@@ -54,9 +54,10 @@ def find_backbone(model, backbone_classes, path):
     raise DataError(f"{FLAG}: {path} holds a {type(model).__name__} with no {names} in it")
 
 
-def rebuild(backbone, **overrides):
-    """A fresh copy of `backbone` (same class and weights) with config `overrides` (e.g. dropout)."""
-    copy = type(backbone).from_config({**backbone.get_config(), **overrides})
+def rebuild(backbone, cls=None, **overrides):
+    """A fresh copy of `backbone` (same weights; class `cls`, default its own) with config
+    `overrides` (e.g. dropout)."""
+    copy = (cls or type(backbone)).from_config({**backbone.get_config(), **overrides})
     copy.set_weights(backbone.get_weights())
     return copy
 

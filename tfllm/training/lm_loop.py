@@ -17,9 +17,10 @@ from tfllm.data import cleaning
 from tfllm.data import documents
 from tfllm.data import examples as examples_lib
 from tfllm.data import lm_pipeline
-from tfllm.errors import DataError
+from tfllm.errors import ConfigError, DataError
 from tfllm.evaluation import language_model as lm_eval
 from tfllm.models import gpt
+from tfllm.models import pretrained_lm
 from tfllm.training import callbacks as callbacks_lib
 from tfllm.training import loop
 from tfllm.training import optimizers
@@ -37,45 +38,70 @@ def training_texts(examples, data_config):
     return [t.decode("utf-8") for t in clean(texts).numpy()]
 
 
-def tokenizer_files_for(config, examples, paths):
-    """Returns (vocabulary, merges): the work directory's (resumed run), the config's or learned."""
+def tokenizer_files_for(config, examples, paths, checkpoint=None):
+    """Returns (vocabulary, merges): the work directory's (resumed run), the checkpoint's,
+    the config's or learned."""
     if os.path.exists(os.path.join(paths.tokenizer, bpe.VOCAB_FILE)):
         return bpe.load(paths.tokenizer, flag=paths.tokenizer)
+    if checkpoint is not None:
+        return checkpoint.vocabulary, checkpoint.merges
     if config.tokenizer.vocabulary:
         return bpe.load(config.tokenizer.vocabulary)
     return bpe.learn(training_texts(examples, config.data), config.tokenizer.vocabulary_size,
                      config.tokenizer.min_frequency)
 
 
-def resolve(config, vocabulary_size, pairs):
-    """Returns a copy of `config` with model dimensions, context and data format filled in."""
+def resolve(config, vocabulary_size, pairs, checkpoint=None):
+    """Returns a copy of `config` with architecture, model dimensions, context and data
+    format filled in (from model.size, or from the pretrained checkpoint)."""
     resolved = config.copy_and_resolve_references()
     with resolved.unlocked():
         resolved.data.format = "pairs" if pairs else "documents"
         backbone = resolved.model.backbone
-        backbone.max_sequence_length = backbone.max_sequence_length or config.data.max_seq_length
-        kwargs = gpt.backbone_kwargs(resolved.model, vocabulary_size)
+        if checkpoint is None:
+            resolved.model.architecture = "gpt2"
+            backbone.max_sequence_length = (backbone.max_sequence_length
+                                            or config.data.max_seq_length)
+            dims = gpt.backbone_kwargs(resolved.model, vocabulary_size)
+        else:
+            resolved.model.architecture = checkpoint.architecture
+            context = checkpoint.context_length or config.data.max_seq_length
+            if config.data.max_seq_length > context:
+                raise ConfigError("data.max_seq_length", (
+                    f"got {config.data.max_seq_length}, more than the {context} positions of "
+                    f"{checkpoint.path}"))
+            backbone.max_sequence_length = context
+            dims = checkpoint.dims
         for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim"):
-            backbone[key] = kwargs[key]
+            backbone[key] = dims[key]
     return resolved
+
+
+def read_checkpoint(config):
+    """The pretrained decoder `model.init_from` names (tokenizer, shape), or None."""
+    if not config.model.init_from:
+        return None
+    return pretrained_lm.read_decoder_checkpoint(config.model.init_from, config.tokenizer,
+                                                 config.model.init_unsafe)
 
 
 def prepare_workdir(config, paths):
     """Reads the data, writes tokenizer files, resolved config and data report.
 
     Returns:
-        (examples, vocabulary, merges, resolved config).
+        (examples, vocabulary, merges, resolved config, pretrained checkpoint or None).
     """
     loop.check_resumable(paths)
     examples = documents.prepare(config.data)
     print(examples_lib.describe(examples.report), flush=True)
+    checkpoint = read_checkpoint(config)
     paths.make_dirs()
-    vocabulary, merges = tokenizer_files_for(config, examples, paths)
+    vocabulary, merges = tokenizer_files_for(config, examples, paths, checkpoint)
     bpe.save(vocabulary, merges, paths.tokenizer)
-    resolved = resolve(config, len(vocabulary), examples.pairs)
+    resolved = resolve(config, len(vocabulary), examples.pairs, checkpoint)
     config_lib.save(resolved, paths.config)
     loop.write_json(paths.data_report, examples.report)
-    return examples, vocabulary, merges, resolved
+    return examples, vocabulary, merges, resolved, checkpoint
 
 
 def compile_model(model, config, steps_per_epoch):
@@ -89,7 +115,19 @@ def compile_model(model, config, steps_per_epoch):
     )
 
 
-def fit(config, paths, examples, tokenizer):
+def build_model(config, vocabulary_size, checkpoint=None):
+    """The causal LM a (resolved) config describes: random GPT, or the pretrained decoder.
+
+    Returns:
+        (model, WeightReport of the pretrained import or None).
+    """
+    if checkpoint is None:
+        return gpt.build_causal_lm(gpt.backbone_kwargs(config.model, vocabulary_size)), None
+    return pretrained_lm.load_causal_lm(checkpoint, config.model.backbone.dropout,
+                                        unsafe=config.model.init_unsafe)
+
+
+def fit(config, paths, examples, tokenizer, checkpoint=None):
     """Packs the data, builds, compiles and trains the model.
 
     Returns:
@@ -115,7 +153,9 @@ def fit(config, paths, examples, tokenizer):
     full_epoch = blocks // data.batch_size
     steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
 
-    model = gpt.build_causal_lm(gpt.backbone_kwargs(config.model, tokenizer.vocabulary_size()))
+    model, report = build_model(config, tokenizer.vocabulary_size(), checkpoint)
+    if report is not None:
+        loop.report_import(report, paths)
     compile_model(model, config, steps_per_epoch)
     callbacks = callbacks_lib.standard_callbacks(
         config.train, paths, data.batch_size, data.max_seq_length, monitor="val_loss", mode="min")
@@ -139,10 +179,11 @@ def train_and_evaluate(config, workdir):
     start = time.perf_counter()
     config_lib.validate(config)
     paths = Paths(workdir)
-    examples, vocabulary, merges, resolved = prepare_workdir(config, paths)
+    examples, vocabulary, merges, resolved, checkpoint = prepare_workdir(config, paths)
     tokenizer = bpe.build_tokenizer(vocabulary, merges)
     with loop.runtime(resolved):
-        model, val_ds, val_blocks, train_blocks = fit(resolved, paths, examples, tokenizer)
+        model, val_ds, val_blocks, train_blocks = fit(resolved, paths, examples, tokenizer,
+                                                      checkpoint)
         model.save(paths.model)
         report = lm_eval.perplexity_report(model, val_ds, "validation")
     # The baseline counts the training tokens the model was scored on (responses, for pairs).
