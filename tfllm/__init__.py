@@ -35,6 +35,12 @@ def train(config, workdir):
     return loop.train_and_evaluate(config, workdir)
 
 
+def import_checkpoint(config, workdir):
+    """Writes the pretrained decoder `config.model.init_from` as a finished run, untrained."""
+    from tfllm.training import lm_loop  # pylint: disable=import-outside-toplevel
+    return lm_loop.import_checkpoint(config, workdir)
+
+
 def load(workdir):
     """Loads a finished run: a TextClassifier or a LanguageModel, by the run's task."""
     # pylint: disable=import-outside-toplevel

@@ -19,6 +19,8 @@ from safetensors.numpy import save_file
 
 import tfllm
 from tests.models.test_gguf import CONFIG as LLAMA_CONFIG
+from tests.models.test_gguf import MERGES as LLAMA_MERGES
+from tests.models.test_gguf import TOKENS as LLAMA_TOKENS
 from tests.models.test_gguf import hf_llama_weights, numpy_llama_logits, write_gguf
 from tfllm.configs import gpt_lm
 from tfllm.data import bpe
@@ -200,3 +202,43 @@ def test_smollm2_gguf_knows_the_capital_of_france():
     ids = decoder.generate([prompt[0].numpy()], max_new_tokens=4)[0]
     text = tf.function(tokenizer.detokenize)(tf.constant([ids], tf.int32))[0].numpy()
     assert "Paris" in text.decode("utf-8")
+
+
+def test_llama_from_a_hugging_face_directory(tmp_path):
+    hf_dir = tmp_path / "llama"
+    hf_dir.mkdir()
+    weights = hf_llama_weights(LLAMA_CONFIG)
+    save_file(weights, str(hf_dir / "model.safetensors"))
+    (hf_dir / "config.json").write_text(json.dumps(LLAMA_CONFIG), encoding="utf-8")
+    with pytest.raises(DataError, match="has no tokenizer: expected vocab.json"):
+        pretrained_lm.read_decoder_checkpoint(str(hf_dir))
+    tokenizer = {"model": {"type": "BPE", "vocab": {t: i for i, t in enumerate(LLAMA_TOKENS)},
+                           "merges": [m.split(" ") for m in LLAMA_MERGES]}}
+    (hf_dir / "tokenizer.json").write_text(json.dumps(tokenizer), encoding="utf-8")
+    checkpoint = pretrained_lm.read_decoder_checkpoint(str(hf_dir))
+    assert checkpoint.source.kind == "huggingface" and checkpoint.merges == LLAMA_MERGES
+    assert checkpoint.dims == {"num_layers": 2, "num_heads": 4, "hidden_dim": 32,
+                               "intermediate_dim": 48}
+    causal_lm, report = pretrained_lm.load_causal_lm(checkpoint, dropout=0.0)
+    token_ids = [0, 5, 17, 42, 99, 3, 250, 7]
+    expected = numpy_llama_logits(weights, LLAMA_CONFIG, np.array(token_ids))
+    assert np.abs(logits_of(causal_lm, token_ids) - expected).max() < 1e-4
+    assert report.loaded == len(causal_lm.weights) and report.unused == []
+
+
+def test_gpt2_from_a_keras_hub_preset_directory(tmp_path):
+    config, weights, _, _ = write_gpt2_checkpoint(str(tmp_path / "gpt2"))
+    checkpoint = pretrained_lm.read_decoder_checkpoint(str(tmp_path / "gpt2"))
+    causal_lm, _ = pretrained_lm.load_causal_lm(checkpoint, dropout=0.0)
+    preset = str(tmp_path / "preset")
+    causal_lm.backbone.save_to_preset(preset)
+    bpe.build_tokenizer(checkpoint.vocabulary, checkpoint.merges).save_to_preset(preset)
+    from_preset = pretrained_lm.read_decoder_checkpoint(preset)
+    assert from_preset.source.kind == "keras_hub_preset" and from_preset.architecture == "gpt2"
+    assert (from_preset.vocabulary, from_preset.merges, from_preset.context_length) == (
+        checkpoint.vocabulary, checkpoint.merges, 64)
+    reloaded, report = pretrained_lm.load_causal_lm(from_preset, dropout=0.0)
+    token_ids = [0, 5, 17, 42, 99, 3, 250, 7]
+    assert np.abs(logits_of(reloaded, token_ids)
+                  - numpy_gpt2_logits(weights, config, token_ids)).max() < 1e-4
+    assert report.loaded == len(reloaded.weights)

@@ -11,6 +11,7 @@ import pytest
 import tfllm
 from tests.helpers import export_with_cli, saved_model_cli
 from tfllm.configs import gpt_lm
+from tfllm.serving import describe
 from tfllm.serving import warmup
 from tfllm.serving import writer
 
@@ -113,6 +114,13 @@ def test_warmup_requests_cover_every_signature(version_dir):
     logs = warmup.read_warmup_requests(version_dir)
     names = [log.predict_log.request.model_spec.signature_name for log in logs]
     assert names == ["serving_default", "generate", "score"]
+
+
+def test_the_graph_needs_no_xla_op(version_dir):
+    # tensorflow_model_server answers XLA-only ops (keras' XlaDynamicUpdateSlice cache
+    # update) with an error unless started with --xla_cpu_compilation_enabled.
+    ops = describe.custom_ops(version_dir)
+    assert ops and not [op for op in ops if op.startswith("Xla")], ops
 
 
 def test_each_weight_is_stored_once(run, version_dir):

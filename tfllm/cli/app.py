@@ -1,12 +1,15 @@
 """Shared absl plumbing: one-line errors with exit code 2 for bad flags and bad input."""
 
+import os
 import re
 import sys
 
 from absl import app
 from absl import flags
 from absl import logging
+from ml_collections import config_flags
 
+from tfllm.configs import DEFAULT_CONFIG
 from tfllm.errors import TfllmError  # re-exported for the commands
 
 EXIT_USAGE = 2
@@ -41,6 +44,26 @@ def unknown_field_message(error, argv):
     names = [a.split("=", 1)[0] for a in argv if a.lstrip("-").startswith("config.")]
     flag = next((n for n in names if n.endswith("." + field) or f".{field}." in n), field)
     return f"{flag}: no such config field{hint}"
+
+
+def define_config_flag(argv, default=DEFAULT_CONFIG):
+    """Defines --config and its --config.* overrides from `argv`.
+
+    ml_collections reads the overrides while defining the flag, so a mistyped
+    field fails here, with a KeyError deep in its internals; this turns it into
+    the one-line error every other bad flag gets.
+    """
+    for arg in argv:
+        if arg.startswith(("--config=", "-config=")):
+            path = arg.split("=", 1)[1].split(":", 1)[0]
+            if not os.path.isfile(path):
+                fail(argv[0], f"--config: config file not found: {path}")
+    try:
+        return config_flags.DEFINE_config_file(
+            "config", default, "Experiment file: configs/NAME.py[:VARIANT].",
+            lock_config=True, sys_argv=argv)
+    except (AttributeError, KeyError) as error:
+        fail(argv[0], unknown_field_message(error, argv))
 
 
 def run(main, argv):

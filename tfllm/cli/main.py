@@ -5,11 +5,14 @@ import sys
 
 COMMANDS = {
     "train": "Train the experiment a config describes (default: BERT topic classifier).",
+    "import": "Write a pretrained decoder (Hugging Face, GGUF, keras-hub) as a run, untrained.",
     "evaluate": "Evaluate a finished run on its validation split or a data file.",
     "predict": "Predict labels for texts with a finished run.",
     "generate": "Continue prompts with a finished language-model run.",
     "export": "Write a finished run as a TF Serving SavedModel version.",
 }
+
+MODULES = {"import": "import_checkpoint"}  # commands whose name is a Python keyword
 
 USAGE = "usage: tfllm {" + ",".join(COMMANDS) + "} [--flags]   (tfllm COMMAND --help for flags)"
 
@@ -26,7 +29,7 @@ def main(argv=None):
     if command not in COMMANDS:
         print(f"tfllm: unknown command {command!r}\n{USAGE}", file=sys.stderr)
         return 2
-    module = importlib.import_module(f"tfllm.cli.{command}")
+    module = importlib.import_module(f"tfllm.cli.{MODULES.get(command, command)}")
     return module.run([f"tfllm {command}"] + argv[2:])
 
 

@@ -3,32 +3,10 @@
 import os
 
 from absl import flags
-from ml_collections import config_flags
 
 from tfllm.cli import app
-from tfllm.configs import DEFAULT_CONFIG
 
 _WORKDIR = flags.DEFINE_string("workdir", "", "Run directory; default runs/<experiment>.")
-
-
-def define_config_flag(argv):
-    """Defines --config and its --config.* overrides from `argv`.
-
-    ml_collections reads the overrides while defining the flag, so a mistyped
-    field fails here, with a KeyError deep in its internals; this turns it into
-    the one-line error every other bad flag gets.
-    """
-    for arg in argv:
-        if arg.startswith(("--config=", "-config=")):
-            path = arg.split("=", 1)[1].split(":", 1)[0]
-            if not os.path.isfile(path):
-                app.fail(argv[0], f"--config: config file not found: {path}")
-    try:
-        return config_flags.DEFINE_config_file(
-            "config", DEFAULT_CONFIG, "Experiment file: configs/NAME.py[:VARIANT].",
-            lock_config=True, sys_argv=argv)
-    except (AttributeError, KeyError) as error:
-        app.fail(argv[0], app.unknown_field_message(error, argv))
 
 
 def main(argv, config_flag):
@@ -62,5 +40,5 @@ def main(argv, config_flag):
 
 
 def run(argv):
-    config_flag = define_config_flag(argv)
+    config_flag = app.define_config_flag(argv)
     app.run(lambda args: main(args, config_flag), argv)

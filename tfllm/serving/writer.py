@@ -17,6 +17,7 @@ from tfllm.data import bpe
 from tfllm.data import lm_pipeline
 from tfllm.errors import TfllmError
 from tfllm.language_model import LanguageModel
+from tfllm.serving import core_ops
 from tfllm.serving.classifier_module import ClassifierModule
 from tfllm.serving.lm_module import LanguageModelModule
 from tfllm.serving.warmup import write_warmup_requests
@@ -48,7 +49,8 @@ def export(workdir, export_dir, version=None):
     os.makedirs(export_dir, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir)
     try:
-        tf.saved_model.save(module, staging, signatures=module.signatures())
+        with core_ops.without_xla_ops():  # TF Serving runs no XLA by default
+            tf.saved_model.save(module, staging, signatures=module.signatures())
         write_warmup_requests(staging, requests)
         os.rename(staging, target)
     finally:

@@ -51,9 +51,10 @@ def tokenizer_files_for(config, examples, paths, checkpoint=None):
                      config.tokenizer.min_frequency)
 
 
-def resolve(config, vocabulary_size, pairs, checkpoint=None):
+def resolve(config, vocabulary_size, pairs, checkpoint=None, training=True):
     """Returns a copy of `config` with architecture, model dimensions, context and data
-    format filled in (from model.size, or from the pretrained checkpoint)."""
+    format filled in (from model.size, or from the pretrained checkpoint); `training`
+    checks that the training blocks fit the checkpoint's context."""
     resolved = config.copy_and_resolve_references()
     with resolved.unlocked():
         resolved.data.format = "pairs" if pairs else "documents"
@@ -66,7 +67,7 @@ def resolve(config, vocabulary_size, pairs, checkpoint=None):
         else:
             resolved.model.architecture = checkpoint.architecture
             context = checkpoint.context_length or config.data.max_seq_length
-            if config.data.max_seq_length > context:
+            if training and config.data.max_seq_length > context:
                 raise ConfigError("data.max_seq_length", (
                     f"got {config.data.max_seq_length}, more than the {context} positions of "
                     f"{checkpoint.path}"))
@@ -192,3 +193,34 @@ def train_and_evaluate(config, workdir):
         trained_on, len(vocabulary), val_blocks["targets"], val_blocks["weights"])
     loop.write_json(paths.eval, report)
     return {**report, "wall_seconds": round(time.perf_counter() - start, 1), "workdir": workdir}
+
+
+def import_checkpoint(config, workdir):
+    """Writes the pretrained decoder `model.init_from` names as a finished run, untrained.
+
+    The work directory holds what a trained run's does (config.json,
+    tokenizer/, model.keras, init_from.json) except metrics, so `tfllm
+    generate`, `evaluate` and `export` work on a Hugging Face, GGUF or
+    keras-hub checkpoint as it is. Prompts get the config's template only
+    with `data.format=pairs`; otherwise they are passed raw.
+
+    Returns:
+        The WeightReport as a dict, plus the work directory.
+    """
+    config_lib.validate(config)
+    if not config.model.init_from:
+        raise ConfigError("model.init_from", "empty; name the checkpoint to import")
+    paths = Paths(workdir)
+    if os.path.exists(paths.model):
+        raise DataError(f"{workdir} already holds a model.keras; choose another --workdir")
+    checkpoint = read_checkpoint(config)
+    paths.make_dirs()
+    bpe.save(checkpoint.vocabulary, checkpoint.merges, paths.tokenizer)
+    resolved = resolve(config, len(checkpoint.vocabulary), config.data.format == "pairs",
+                       checkpoint, training=False)
+    config_lib.save(resolved, paths.config)
+    with loop.runtime(resolved):
+        model, report = build_model(resolved, len(checkpoint.vocabulary), checkpoint)
+        loop.report_import(report, paths)
+        model.save(paths.model)
+    return {**report.as_dict(), "workdir": workdir}
