@@ -192,7 +192,8 @@ def _tensor_plan(config):
         plan["output.weight"] = ("lm_head.weight", embedding_shape)
     for i in range(config["num_hidden_layers"]):
         for gguf_name, (hf_name, shape) in _LAYER_TENSORS.items():
-            plan[f"blk.{i}.{gguf_name}.weight"] = (f"model.layers.{i}.{hf_name}.weight", shape(dims))
+            hf_full_name = f"model.layers.{i}.{hf_name}.weight"
+            plan[f"blk.{i}.{gguf_name}.weight"] = (hf_full_name, shape(dims))
     return plan
 
 

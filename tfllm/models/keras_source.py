@@ -45,7 +45,7 @@ def load_model(source, unsafe=False):
 
 
 def find_backbone(model, backbone_classes, path):
-    """Returns the keras-hub backbone inside `model` (or `model` itself) of one of `backbone_classes`."""
+    """The keras-hub backbone of one of `backbone_classes` in `model` (or `model` itself)."""
     candidates = [model, getattr(model, "backbone", None), *getattr(model, "layers", [])]
     for layer in candidates:
         if isinstance(layer, backbone_classes):

@@ -48,7 +48,7 @@ class WeightReport:
         return out
 
     def with_new_weights(self, model_weights, imported_weights):
-        """This report plus the weights of `model_weights` outside `imported_weights` (a new head)."""
+        """This report plus `model_weights` outside `imported_weights` (a new head) as new."""
         imported = {id(w) for w in imported_weights}
         new = [w.path for w in model_weights if id(w) not in imported]
         return dataclasses.replace(self, initialised=self.initialised + new)

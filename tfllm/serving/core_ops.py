@@ -21,7 +21,7 @@ def dynamic_update_slice(inputs, updates, start_indices):
     rank = len(updates.shape)
     grid = tf.meshgrid(*[tf.range(shape[axis]) for axis in range(rank)], indexing="ij")
     starts = [tf.cast(start, tf.int32) for start in start_indices]
-    indices = tf.stack([g + s for g, s in zip(grid, starts)], axis=-1)
+    indices = tf.stack([g + s for g, s in zip(grid, starts, strict=True)], axis=-1)
     return tf.tensor_scatter_nd_update(inputs, indices, tf.cast(updates, inputs.dtype))
 
 
