@@ -22,7 +22,7 @@ def test_import_a_gguf_file_then_generate(tmp_path):
                    "--max_new_tokens=3")
     assert result.returncode == 0, result.stderr[-3000:]
     line = json.loads(result.stdout)
-    assert line["generated_text"] == "the answer" + line["completion"]  # raw: no template
+    assert line["completion"] and line["generated_text"] == "the answer" + line["completion"]
 
     again = tfllm("import", f"--config.model.init_from={path}", f"--workdir={workdir}")
     assert again.returncode == 2 and "already holds a model.keras" in error_line(again)

@@ -227,6 +227,9 @@ def test_fine_tunes_from_a_keras_file_and_from_a_finished_run(tmp_path):
     encoder = next(layer for layer in trained.layers
                    if isinstance(layer, keras_hub.models.BertBackbone))
     assert report["loaded"] == len(encoder.weights)
+    loaded, _ = pretrained.load_bert_backbone(pretrained.read_bert_checkpoint(first), 0.0)
+    for ours, theirs in zip(loaded.weights, encoder.weights, strict=True):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())  # the trained values
     assert sorted(report["unused"]) == ["logits/bias", "logits/kernel"]  # the old head
     with open(os.path.join(second, "tokenizer", "vocab.txt"), encoding="utf-8") as f:
         assert f.read().split("\n")[:64] == tokenizer_lib.load_vocabulary(

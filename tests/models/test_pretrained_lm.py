@@ -149,8 +149,15 @@ def test_fine_tunes_from_a_gpt2_checkpoint_then_generates_and_exports(tmp_path):
     assert saved.model.architecture == "gpt2" and saved.model.backbone.hidden_dim == 16
     with open(os.path.join(workdir, "init_from.json"), encoding="utf-8") as f:
         assert json.load(f)["unused"] == ["h.0.attn.bias"]
-    generated = tfllm.load(workdir).generate(["the cat"], max_new_tokens=3)
+    lm = tfllm.load(workdir)
+    generated = lm.generate(["the cat"], max_new_tokens=3)
     assert isinstance(generated[0], str)
+    # The finished run is itself a checkpoint: its decoder comes back with the trained values.
+    again, report = pretrained_lm.load_causal_lm(
+        pretrained_lm.read_decoder_checkpoint(workdir), dropout=0.0)
+    token_ids = [0, 5, 17, 42, 99]
+    assert np.abs(logits_of(again, token_ids) - logits_of(lm.model, token_ids)).max() < 1e-5
+    assert report.loaded == len(lm.model.weights) and report.unused == []
     assert os.path.isdir(tfllm.export(workdir, str(tmp_path / "export")))
 
 
@@ -213,7 +220,8 @@ def test_llama_from_a_hugging_face_directory(tmp_path):
     with pytest.raises(DataError, match="has no tokenizer: expected vocab.json"):
         pretrained_lm.read_decoder_checkpoint(str(hf_dir))
     tokenizer = {"model": {"type": "BPE", "vocab": {t: i for i, t in enumerate(LLAMA_TOKENS)},
-                           "merges": [m.split(" ") for m in LLAMA_MERGES]}}
+                           "merges": [m.split(" ") for m in LLAMA_MERGES]},
+                 "decoder": {"type": "ByteLevel"}}
     (hf_dir / "tokenizer.json").write_text(json.dumps(tokenizer), encoding="utf-8")
     checkpoint = pretrained_lm.read_decoder_checkpoint(str(hf_dir))
     assert checkpoint.source.kind == "huggingface" and checkpoint.merges == LLAMA_MERGES
@@ -242,3 +250,52 @@ def test_gpt2_from_a_keras_hub_preset_directory(tmp_path):
     assert np.abs(logits_of(reloaded, token_ids)
                   - numpy_gpt2_logits(weights, config, token_ids)).max() < 1e-4
     assert report.loaded == len(reloaded.weights)
+
+
+def test_sharded_checkpoint_loads_like_one_file(tmp_path):
+    config, weights, _, _ = write_gpt2_checkpoint(str(tmp_path / "gpt2"))
+    os.remove(tmp_path / "gpt2" / "model.safetensors")
+    names = sorted(weights)
+    shards = {"model-00001-of-00002.safetensors": names[:len(names) // 2],
+              "model-00002-of-00002.safetensors": names[len(names) // 2:]}
+    for shard, shard_names in shards.items():
+        save_file({n: weights[n] for n in shard_names}, str(tmp_path / "gpt2" / shard))
+    index = {"weight_map": {n: shard for shard, ns in shards.items() for n in ns}}
+    (tmp_path / "gpt2" / "model.safetensors.index.json").write_text(json.dumps(index))
+    causal_lm, report = pretrained_lm.load_causal_lm(
+        pretrained_lm.read_decoder_checkpoint(str(tmp_path / "gpt2")), dropout=0.0)
+    token_ids = [0, 5, 17, 42]
+    assert np.abs(logits_of(causal_lm, token_ids)
+                  - numpy_gpt2_logits(weights, config, token_ids)).max() < 1e-4
+    assert report.unused == ["h.0.attn.bias"]
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"vocab_size": 100}, r"tokenizer has ids up to \d+, but the model has 100 token embeddings"),
+    ({"activation_function": "relu"}, "activation_function='relu'; keras-hub's gpt2 layers "
+                                      "compute activation_function='gelu_new' only"),
+    ({"n_head": None}, "a gpt2 config.json keras-hub cannot convert"),
+])
+def test_gpt2_configs_keras_hub_would_misread_are_refused(tmp_path, change, expected):
+    write_gpt2_checkpoint(str(tmp_path / "gpt2"))
+    path = tmp_path / "gpt2" / "config.json"
+    config = {**json.loads(path.read_text()), **change}
+    path.write_text(json.dumps({k: v for k, v in config.items() if v is not None}))
+    with pytest.raises(DataError, match=expected):
+        pretrained_lm.read_decoder_checkpoint(str(tmp_path / "gpt2"))
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"attention_bias": True}, "attention_bias=True; keras-hub's llama layers compute "
+                               "attention_bias=False only"),
+    ({"head_dim": 16}, "head_dim=16, not hidden_size / num_attention_heads = 8"),
+])
+def test_llama_configs_keras_hub_cannot_represent_are_refused(tmp_path, change, expected):
+    path = write_gguf(tmp_path / "toy.gguf", hf_llama_weights(LLAMA_CONFIG), LLAMA_CONFIG)
+    (tmp_path / "llama").mkdir()
+    (tmp_path / "llama" / "config.json").write_text(json.dumps({**LLAMA_CONFIG, **change}))
+    (tmp_path / "llama" / "model.safetensors").write_bytes(b"")
+    bpe.save(pretrained_lm.read_decoder_checkpoint(path).vocabulary, LLAMA_MERGES,
+             str(tmp_path / "llama"))
+    with pytest.raises(DataError, match=expected):
+        pretrained_lm.read_decoder_checkpoint(str(tmp_path / "llama"))

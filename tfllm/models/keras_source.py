@@ -6,11 +6,13 @@ lambda). Keras' safe mode refuses that; tfllm keeps it on unless the user sets
 """
 
 import warnings
+import zipfile
 
 import keras
 import keras_hub
 
 from tfllm.errors import DataError
+from tfllm.models import sources
 from tfllm.models.sources import FLAG
 from tfllm.models.transfer import WeightReport
 from tfllm.workdir import Paths
@@ -35,13 +37,15 @@ def load_model(source, unsafe=False):
             # optimizer beside the saved one; only the weights are needed here.
             warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
             return keras.saving.load_model(path, compile=False, safe_mode=not unsafe)
-    except ValueError as error:
+    except (ValueError, TypeError, OSError, zipfile.BadZipFile) as error:
         if "safe_mode" in str(error):
             raise DataError(
                 f"{FLAG}: {path} needs arbitrary Python code to load ({error}). Loading it "
                 "could run anything, so it is refused; if you trust the file, set "
                 "--config.model.init_unsafe=True") from error
-        raise DataError(f"{FLAG}: {path} is not a Keras model tfllm can read: {error}") from error
+        # e.g. a custom class that is not registered in this process, or a damaged file
+        raise DataError(f"{FLAG}: {path} is not a Keras model tfllm can read "
+                        f"({type(error).__name__}: {error})") from error
 
 
 def find_backbone(model, backbone_classes, path):
@@ -60,6 +64,11 @@ def rebuild(backbone, cls=None, **overrides):
     copy = (cls or type(backbone)).from_config({**backbone.get_config(), **overrides})
     copy.set_weights(backbone.get_weights())
     return copy
+
+
+def run_task(source):
+    """The task of a workdir Source's run, read before its model is loaded."""
+    return sources.read_json(Paths(source.path).config)["task"]
 
 
 def report(model, backbone, origin):

@@ -8,7 +8,6 @@ fine-tuned run never re-learns its tokenizer.
 """
 
 import dataclasses
-import json
 import os
 
 import keras
@@ -71,8 +70,7 @@ class ExactGeluBertBackbone(keras_hub.models.BertBackbone):
 
 
 def _huggingface_config(path):
-    with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
-        config = json.load(f)
+    config = sources.read_json(os.path.join(path, "config.json"))
     if config.get("model_type") != "bert":
         raise DataError(f"{FLAG}: {path}/config.json has model_type "
                         f"{config.get('model_type')!r}; text classification starts from "
@@ -93,6 +91,10 @@ def _read_directory(source):
     vocabulary = tokenizer.get_vocabulary()
     if os.path.isfile(os.path.join(source.path, "vocab.txt")):
         vocabulary = read_lines(os.path.join(source.path, "vocab.txt"))
+    if len(vocabulary) > backbone.vocabulary_size:
+        raise DataError(f"{FLAG}: {source.origin}'s vocabulary has {len(vocabulary)} tokens but "
+                        f"the encoder {backbone.vocabulary_size} token embeddings; the "
+                        "vocabulary is not this model's")
     exact = source.kind == "huggingface" and _huggingface_config(source.path).get(
         "hidden_act") == "gelu"
     return BertCheckpoint(source, list(vocabulary), bool(tokenizer.lowercase),
@@ -101,20 +103,20 @@ def _read_directory(source):
 
 def _read_keras(source, tokenizer_config, unsafe):
     """A .keras file or tfllm run: the encoder inside it, and its tokenizer."""
+    if source.kind == "workdir" and keras_source.run_task(source) != "text_classification":
+        raise DataError(f"{FLAG}: {source.origin} is a {keras_source.run_task(source)} run; "
+                        "text classification starts from an encoder")
     model = keras_source.load_model(source, unsafe)
     backbone = keras_source.find_backbone(model, (keras_hub.models.BertBackbone,),
                                           source.origin)
     if source.kind == "workdir":
         run = config_lib.load(Paths(source.path).config)
-        if run.task != "text_classification":
-            raise DataError(f"{FLAG}: {source.origin} is a {run.task} run; text classification "
-                            "starts from an encoder")
         vocabulary = tokenizer_lib.load_vocabulary(Paths(source.path).vocabulary)
         lowercase = run.tokenizer.lowercase
     elif keras_source.preprocessor_tokenizer(model) is not None:
         tokenizer = keras_source.preprocessor_tokenizer(model)
         vocabulary, lowercase = tokenizer.get_vocabulary(), bool(tokenizer.lowercase)
-    elif tokenizer_config.vocabulary:
+    elif tokenizer_config is not None and tokenizer_config.vocabulary:
         vocabulary = tokenizer_lib.load_vocabulary(tokenizer_config.vocabulary)
         lowercase = tokenizer_config.lowercase
     else:

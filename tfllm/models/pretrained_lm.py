@@ -74,10 +74,38 @@ class DecoderCheckpoint:
         return self.source.origin
 
 
-def _check_tokenizer(vocabulary, origin):
+def _check_tokenizer(vocabulary, origin, embeddings):
+    """Refuses a vocabulary without END_OF_TEXT, or with ids past the `embeddings` rows."""
     if bpe.END_OF_TEXT not in vocabulary:
         raise DataError(f"{FLAG}: {origin}'s vocabulary has no {bpe.END_OF_TEXT!r} token; tfllm "
                         "decoders need it to separate texts and stop generation")
+    largest = max(vocabulary.values())
+    if largest >= embeddings:
+        raise DataError(f"{FLAG}: {origin}'s tokenizer has ids up to {largest}, but the model "
+                        f"has {embeddings} token embeddings; the tokenizer is not this model's")
+
+
+# Hugging Face config values keras-hub's GPT-2 and Llama layers compute; others would load
+# without error and compute something else.
+_FIXED = {
+    "gpt2": {"activation_function": "gelu_new", "scale_attn_weights": True},
+    "llama": {"hidden_act": "silu", "attention_bias": False, "mlp_bias": False,
+              "pretraining_tp": 1},
+}
+
+
+def _check_hf_config(origin, architecture, hf_config):
+    for key, value in _FIXED[architecture].items():
+        if hf_config.get(key, value) != value:
+            raise DataError(f"{FLAG}: {origin}'s config has {key}={hf_config[key]!r}; keras-hub's "
+                            f"{architecture} layers compute {key}={value!r} only")
+    if architecture == "llama":
+        heads, hidden = hf_config.get("num_attention_heads"), hf_config.get("hidden_size")
+        head_dim = hf_config.get("head_dim") or (hidden // heads if heads and hidden else None)
+        if heads and hidden and head_dim * heads != hidden:
+            raise DataError(f"{FLAG}: {origin}'s config has head_dim={head_dim}, not "
+                            f"hidden_size / num_attention_heads = {hidden // heads}; keras-hub's "
+                            "Llama cannot represent it")
 
 
 def _dims(kwargs):
@@ -87,8 +115,12 @@ def _dims(kwargs):
             "hidden_dim": kwargs["hidden_dim"], "intermediate_dim": kwargs["intermediate_dim"]}
 
 
-def _backbone_kwargs(architecture, hf_config):
-    kwargs = CONVERTERS[architecture].convert_backbone_config(hf_config)
+def _backbone_kwargs(architecture, hf_config, origin=""):
+    try:
+        kwargs = CONVERTERS[architecture].convert_backbone_config(hf_config)
+    except (KeyError, ValueError, TypeError) as error:  # a field missing or of a kind it refuses
+        raise DataError(f"{FLAG}: {origin} has a {architecture} config.json keras-hub cannot "
+                        f"convert ({type(error).__name__}: {error})") from error
     if architecture == "llama":  # keras-hub's converter leaves the epsilon at its default
         kwargs["layer_norm_epsilon"] = hf_config.get("rms_norm_eps", 1e-6)
     else:  # keras-hub assumes 4x; GPT-2 configs may say otherwise
@@ -101,10 +133,12 @@ def _from_hf_config(source, hf_config, vocabulary, merges):
     if architecture not in CONVERTERS:
         raise DataError(f"{FLAG}: {source.origin} has model_type {architecture!r}; language "
                         f"models start from {' or '.join(CONVERTERS)} decoders")
-    _check_tokenizer(vocabulary, source.origin)
+    _check_hf_config(source.origin, architecture, hf_config)
+    kwargs = _backbone_kwargs(architecture, hf_config, source.origin)
+    _check_tokenizer(vocabulary, source.origin, kwargs["vocabulary_size"])
     context = hf_config.get("n_positions") or hf_config.get("max_position_embeddings")
-    return DecoderCheckpoint(source, vocabulary, merges, architecture,
-                             _dims(_backbone_kwargs(architecture, hf_config)), context, hf_config)
+    return DecoderCheckpoint(source, vocabulary, merges, architecture, _dims(kwargs), context,
+                             hf_config)
 
 
 def _huggingface_tokenizer(path, origin):
@@ -114,33 +148,33 @@ def _huggingface_tokenizer(path, origin):
     if not os.path.isfile(tokenizer_file):
         raise DataError(f"{FLAG}: {origin} has no tokenizer: expected vocab.json + merges.txt "
                         "or tokenizer.json")
-    with open(tokenizer_file, encoding="utf-8") as f:
-        model = json.load(f)["model"]
-    if model.get("type") != "BPE":
-        raise DataError(f"{tokenizer_file}: a {model.get('type')} tokenizer; tfllm decoders "
-                        "use byte-level BPE")
+    tokenizer = sources.read_json(tokenizer_file)
+    model = tokenizer.get("model", {})
+    if model.get("type") != "BPE" or "ByteLevel" not in json.dumps(tokenizer.get("decoder")):
+        raise DataError(f"{tokenizer_file}: a {model.get('type')} tokenizer without byte-level "
+                        "decoding; tfllm decoders use byte-level BPE (GPT-2 style)")
     merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
     return model["vocab"], merges
 
 
 def _read_keras(source, tokenizer_config, unsafe):
+    if source.kind == "workdir" and keras_source.run_task(source) != "language_modeling":
+        raise DataError(f"{FLAG}: {source.origin} is a {keras_source.run_task(source)} run; "
+                        "language models start from a decoder")
     model = keras_source.load_model(source, unsafe)
     backbone = keras_source.find_backbone(model, tuple(CAUSAL_LMS), source.origin)
     tokenizer = keras_source.preprocessor_tokenizer(model)
     if source.kind == "workdir":
         run = config_lib.load(Paths(source.path).config)
-        if run.task != "language_modeling":
-            raise DataError(f"{FLAG}: {source.origin} is a {run.task} run; language models "
-                            "start from a decoder")
         vocabulary, merges = bpe.load(Paths(source.path).tokenizer, flag=FLAG)
     elif isinstance(tokenizer, keras_hub.tokenizers.BytePairTokenizer):
         vocabulary, merges = dict(tokenizer.vocabulary), list(tokenizer.merges)
-    elif tokenizer_config.vocabulary:
+    elif tokenizer_config is not None and tokenizer_config.vocabulary:
         vocabulary, merges = bpe.load(tokenizer_config.vocabulary)
     else:
         raise DataError(f"{FLAG}: {source.origin} holds no tokenizer; give the directory with "
                         "its vocab.json and merges.txt as --config.tokenizer.vocabulary")
-    _check_tokenizer(vocabulary, source.origin)
+    _check_tokenizer(vocabulary, source.origin, backbone.vocabulary_size)
     context = getattr(backbone, "max_sequence_length", None)
     if source.kind == "workdir":
         context = run.model.backbone.max_sequence_length
@@ -163,8 +197,7 @@ def read_decoder_checkpoint(init_from, tokenizer_config=None, unsafe=False):
         return _from_hf_config(source, checkpoint.config, checkpoint.vocabulary,
                                checkpoint.merges)
     if source.kind == "huggingface":
-        with open(os.path.join(source.path, "config.json"), encoding="utf-8") as f:
-            hf_config = json.load(f)
+        hf_config = sources.read_json(os.path.join(source.path, "config.json"))
         return _from_hf_config(source, hf_config,
                                *_huggingface_tokenizer(source.path, source.origin))
     if source.kind == "keras_hub_preset":
@@ -179,7 +212,7 @@ def read_decoder_checkpoint(init_from, tokenizer_config=None, unsafe=False):
             raise DataError(f"{FLAG}: {init_from} holds a {type(backbone).__name__}; language "
                             "models start from GPT-2 or Llama decoders with byte-level BPE")
         vocabulary = dict(tokenizer.vocabulary)
-        _check_tokenizer(vocabulary, init_from)
+        _check_tokenizer(vocabulary, init_from, backbone.vocabulary_size)
         return DecoderCheckpoint(source, vocabulary, list(tokenizer.merges),
                                  _architecture(backbone)[0], _dims(backbone.get_config()),
                                  getattr(backbone, "max_sequence_length", None))

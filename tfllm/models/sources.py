@@ -3,8 +3,9 @@
 Accepted, in the order they are recognised:
 - `hf://OWNER/NAME`, `kaggle://OWNER/MODEL/FRAMEWORK/VARIATION/VERSION`, or a
   keras-hub preset name (`bert_tiny_en_uncased`): fetched once over the network
-  into the local cache (keras-hub's own download path), then read as a local
-  directory; an offline machine gets an error that says how to copy it over;
+  into the local cache with the libraries keras-hub downloads with
+  (huggingface_hub, kagglehub), then read as a local directory; an offline
+  machine gets an error that says how to copy it over;
 - a `.gguf` file (llama.cpp; a Llama-architecture decoder);
 - a `.keras` file, loaded with Keras' safe mode: a file that needs arbitrary
   code (a serialized lambda) is refused unless `model.init_unsafe` is set;
@@ -22,7 +23,6 @@ import os
 from tfllm.errors import DataError
 
 FLAG = "--config.model.init_from"
-KINDS = ("huggingface", "keras_hub_preset", "keras_file", "workdir", "gguf")
 REMOTE_SCHEMES = ("hf://", "kaggle://")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 EXPECTED = ("a Hugging Face model directory (config.json + model.safetensors), a keras-hub "
@@ -35,7 +35,7 @@ class Source:
     """A located checkpoint.
 
     Args:
-        kind: one of KINDS.
+        kind: "huggingface", "keras_hub_preset", "keras_file", "workdir" or "gguf".
         path: the local file or directory.
         origin: what the user wrote (the handle for fetched checkpoints).
     """
@@ -53,12 +53,19 @@ def _pickle_refusal(path):
         "pass the directory holding model.safetensors")
 
 
-def _is_tfllm_workdir(path):
+def read_json(path):
+    """A JSON file's contents; DataError naming the file when it is not JSON."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"{FLAG}: {path} is not valid JSON ({error})") from error
+
+
+def _is_tfllm_run(path):
+    """True for a directory whose config.json a tfllm run wrote (finished or not)."""
     config = os.path.join(path, "config.json")
-    if not os.path.isfile(os.path.join(path, "model.keras")) or not os.path.isfile(config):
-        return False
-    with open(config, encoding="utf-8") as f:
-        return "task" in json.load(f)
+    return os.path.isfile(config) and "task" in read_json(config)
 
 
 def _huggingface_directory(path):
@@ -81,7 +88,11 @@ def _local(path, origin):
         raise DataError(f"{FLAG}: {path} is a file tfllm cannot read; expected {EXPECTED}")
     if os.path.isfile(os.path.join(path, "metadata.json")):
         return Source("keras_hub_preset", path, origin)
-    if _is_tfllm_workdir(path):
+    if _is_tfllm_run(path):
+        if not os.path.isfile(os.path.join(path, "model.keras")):
+            raise DataError(f"{FLAG}: {path} is a tfllm run that has not finished (no "
+                            "model.keras); finish it (run the same command again) or pick "
+                            "another checkpoint")
         return Source("workdir", path, origin)
     if os.path.isfile(os.path.join(path, "config.json")):
         return _huggingface_directory(path)
@@ -101,20 +112,28 @@ def preset_handle(name):
 def fetch(handle):
     """Downloads an hf:// or kaggle:// checkpoint into the local cache; returns its directory.
 
-    keras-hub downloads the same way (huggingface_hub, kagglehub) and keeps
-    the same cache, so a checkpoint fetched once is not fetched again.
+    keras-hub downloads with the same libraries into the same caches, so a
+    checkpoint fetched once (by either) is not fetched again.
     """
+    # pylint: disable=import-outside-toplevel
+    import huggingface_hub
+    import kagglehub
+    from kagglehub import exceptions
+
+    failures = (OSError, ValueError,  # connection, DNS, HTTP and not-found errors
+                exceptions.CredentialError, exceptions.BackendError, exceptions.NotFoundError,
+                exceptions.DataCorruptionError, exceptions.UnauthenticatedError,
+                exceptions.KaggleEnvironmentError)
     try:
         if handle.startswith("hf://"):
-            import huggingface_hub  # pylint: disable=import-outside-toplevel
-
+            # Hugging Face layout and keras-hub presets; not GGUF repositories, which hold
+            # one file per quantization (download the one you want and pass the file).
             return huggingface_hub.snapshot_download(
                 handle[len("hf://"):],
-                allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "assets/**"])
-        import kagglehub  # pylint: disable=import-outside-toplevel
-
+                allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.h5",
+                                "assets/**"])
         return kagglehub.model_download(handle[len("kaggle://"):])
-    except (OSError, ValueError) as error:  # connection, DNS, HTTP and not-found errors
+    except failures as error:
         raise DataError(
             f"{FLAG}: could not fetch {handle} ({type(error).__name__}: "
             f"{str(error).splitlines()[0] if str(error) else ''}). Without network access, "

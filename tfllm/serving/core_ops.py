@@ -6,7 +6,9 @@ with no kernel outside XLA. tensorflow_model_server runs without XLA's CPU JIT
 unless started with --xla_cpu_compilation_enabled, and then answers a model
 that contains the op with an error. While an export is traced,
 `without_xla_ops` makes the update a scatter, a core op with CPU and GPU
-kernels; the values are the same.
+kernels. For the in-range updates the caches make the values are the same;
+unlike XLA's op, the scatter does not clamp start indices that would run
+past the end (it raises instead).
 """
 
 import contextlib

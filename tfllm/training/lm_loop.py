@@ -218,6 +218,9 @@ def import_checkpoint(config, workdir):
     bpe.save(checkpoint.vocabulary, checkpoint.merges, paths.tokenizer)
     resolved = resolve(config, len(checkpoint.vocabulary), config.data.format == "pairs",
                        checkpoint, training=False)
+    with resolved.unlocked():  # evaluation packs blocks of this length: keep them in context
+        resolved.data.max_seq_length = min(config.data.max_seq_length,
+                                           resolved.model.backbone.max_sequence_length)
     config_lib.save(resolved, paths.config)
     with loop.runtime(resolved):
         model, report = build_model(resolved, len(checkpoint.vocabulary), checkpoint)
