@@ -150,6 +150,11 @@ def _config(reader, path):
                         "none (scaled rotary embeddings are not supported)")
     hidden = _number(reader, "llama.embedding_length", path, int)
     heads = _number(reader, "llama.attention.head_count", path, int)
+    rotary = reader.get_field("llama.rope.dimension_count")
+    if rotary is not None and int(rotary.contents()) != hidden // heads:
+        raise DataError(f"{path}: llama.rope.dimension_count is {rotary.contents()}, not the "
+                        f"head size {hidden // heads}; partial rotary embeddings are not "
+                        "supported")
     return {
         "model_type": "llama",
         "vocab_size": (_number(reader, "llama.vocab_size", path, int)

@@ -168,8 +168,12 @@ def load_bert_backbone(checkpoint, dropout, unsafe=False):
     if kind == "huggingface":
         return _load_huggingface(checkpoint, dropout)
     if kind == "keras_hub_preset":
-        backbone = keras_hub.models.BertBackbone.from_preset(checkpoint.source.path,
-                                                             dropout=dropout)
+        try:
+            backbone = keras_hub.models.BertBackbone.from_preset(checkpoint.source.path,
+                                                                 dropout=dropout)
+        except (OSError, ValueError) as error:  # e.g. a preset without its weights file
+            raise DataError(f"{FLAG}: {checkpoint.path}: keras-hub could not load the preset's "
+                            f"weights ({error})") from error
         return backbone, WeightReport(checkpoint.path, len(backbone.weights), [])
     model = keras_source.load_model(checkpoint.source, unsafe)
     found = keras_source.find_backbone(model, (keras_hub.models.BertBackbone,), checkpoint.path)

@@ -239,7 +239,12 @@ def load_causal_lm(checkpoint, dropout, unsafe=False):
         loader = SafetensorsLoader(checkpoint.source.path, checkpoint.path)
         backbone, report = _converted(checkpoint, dropout, loader)
     elif kind == "keras_hub_preset":
-        backbone = keras_hub.models.Backbone.from_preset(checkpoint.source.path, dropout=dropout)
+        try:
+            backbone = keras_hub.models.Backbone.from_preset(checkpoint.source.path,
+                                                             dropout=dropout)
+        except (OSError, ValueError) as error:  # e.g. a preset without its weights file
+            raise DataError(f"{FLAG}: {checkpoint.path}: keras-hub could not load the preset's "
+                            f"weights ({error})") from error
         report = WeightReport(checkpoint.path, len(backbone.weights), [])
     else:
         model = keras_source.load_model(checkpoint.source, unsafe)
