@@ -261,3 +261,23 @@ def test_remote_checkpoints_fail_offline_with_a_way_forward(monkeypatch):
     config.model.init_from = "bert_tiny_en_uncasd"
     with pytest.raises(ConfigError, match="not found: bert_tiny_en_uncasd"):
         config_lib.validate(config)
+
+
+def test_encoder_from_a_keras_hub_preset_directory(tmp_path):
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(27)]
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=len(vocabulary), num_layers=1, num_heads=2, hidden_dim=16,
+        intermediate_dim=32, max_sequence_length=32)
+    preset = str(tmp_path / "preset")
+    backbone.save_to_preset(preset)
+    keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True).save_to_preset(preset)
+    checkpoint = pretrained.read_bert_checkpoint(preset)
+    assert checkpoint.source.kind == "keras_hub_preset" and checkpoint.lowercase
+    assert checkpoint.vocabulary == vocabulary and checkpoint.dims["max_sequence_length"] == 32
+    loaded, report = pretrained.load_bert_backbone(checkpoint, dropout=0.0)
+    for ours, theirs in zip(loaded.weights, backbone.weights, strict=True):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert report.loaded == len(backbone.weights)
+    os.remove(os.path.join(preset, "model.weights.h5"))
+    with pytest.raises(DataError, match="keras-hub could not load the preset's weights"):
+        pretrained.load_bert_backbone(checkpoint, dropout=0.0)

@@ -1,4 +1,4 @@
-"""Backbones taken out of Keras models: a `.keras` file or a finished tfllm run.
+"""Backbones from Keras formats: a `.keras` file, a finished tfllm run, a keras-hub preset.
 
 A `.keras` file can name Python code to run while it loads (a serialized
 lambda). Keras' safe mode refuses that; tfllm keeps it on unless the user sets
@@ -64,6 +64,16 @@ def rebuild(backbone, cls=None, **overrides):
     copy = (cls or type(backbone)).from_config({**backbone.get_config(), **overrides})
     copy.set_weights(backbone.get_weights())
     return copy
+
+
+def preset_backbone(backbone_cls, source, dropout):
+    """(backbone, WeightReport) of a keras-hub preset directory, with `dropout` in its layers."""
+    try:
+        backbone = backbone_cls.from_preset(source.path, dropout=dropout)
+    except (OSError, ValueError) as error:  # e.g. a preset without its weights file
+        raise DataError(f"{FLAG}: {source.origin}: keras-hub could not load the preset's "
+                        f"weights ({error})") from error
+    return backbone, WeightReport(source.origin, len(backbone.weights), [])
 
 
 def run_task(source):

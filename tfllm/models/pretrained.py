@@ -21,7 +21,7 @@ from tfllm.errors import DataError
 from tfllm.models import keras_source
 from tfllm.models import sources
 from tfllm.models.sources import FLAG
-from tfllm.models.transfer import SafetensorsLoader, WeightReport
+from tfllm.models.transfer import SafetensorsLoader
 from tfllm.workdir import Paths
 
 DIMS = ("num_layers", "num_heads", "hidden_dim", "intermediate_dim", "max_sequence_length")
@@ -168,13 +168,8 @@ def load_bert_backbone(checkpoint, dropout, unsafe=False):
     if kind == "huggingface":
         return _load_huggingface(checkpoint, dropout)
     if kind == "keras_hub_preset":
-        try:
-            backbone = keras_hub.models.BertBackbone.from_preset(checkpoint.source.path,
-                                                                 dropout=dropout)
-        except (OSError, ValueError) as error:  # e.g. a preset without its weights file
-            raise DataError(f"{FLAG}: {checkpoint.path}: keras-hub could not load the preset's "
-                            f"weights ({error})") from error
-        return backbone, WeightReport(checkpoint.path, len(backbone.weights), [])
+        return keras_source.preset_backbone(keras_hub.models.BertBackbone, checkpoint.source,
+                                            dropout)
     model = keras_source.load_model(checkpoint.source, unsafe)
     found = keras_source.find_backbone(model, (keras_hub.models.BertBackbone,), checkpoint.path)
     return (keras_source.rebuild(found, dropout=dropout),

@@ -26,7 +26,7 @@ from tfllm.models import keras_source
 from tfllm.models import llama
 from tfllm.models import sources
 from tfllm.models.sources import FLAG
-from tfllm.models.transfer import SafetensorsLoader, TensorsLoader, WeightReport
+from tfllm.models.transfer import SafetensorsLoader, TensorsLoader
 from tfllm.workdir import Paths
 
 # keras-hub backbone class -> (architecture name, its causal LM class); subclasses match.
@@ -239,13 +239,8 @@ def load_causal_lm(checkpoint, dropout, unsafe=False):
         loader = SafetensorsLoader(checkpoint.source.path, checkpoint.path)
         backbone, report = _converted(checkpoint, dropout, loader)
     elif kind == "keras_hub_preset":
-        try:
-            backbone = keras_hub.models.Backbone.from_preset(checkpoint.source.path,
-                                                             dropout=dropout)
-        except (OSError, ValueError) as error:  # e.g. a preset without its weights file
-            raise DataError(f"{FLAG}: {checkpoint.path}: keras-hub could not load the preset's "
-                            f"weights ({error})") from error
-        report = WeightReport(checkpoint.path, len(backbone.weights), [])
+        backbone, report = keras_source.preset_backbone(keras_hub.models.Backbone,
+                                                        checkpoint.source, dropout)
     else:
         model = keras_source.load_model(checkpoint.source, unsafe)
         found = keras_source.find_backbone(model, tuple(CAUSAL_LMS), checkpoint.path)
