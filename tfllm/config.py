@@ -72,6 +72,7 @@ _COMMON_CHECKS = [
     ("train.weight_decay", _non_negative, "a non-negative number"),
     ("train.ema_momentum", _fraction, "0 (off) or a momentum in (0, 1)"),
     ("train.clipnorm", _non_negative, "0 (off) or a positive norm"),
+    ("train.grad_accum_steps", _positive, "1 (off) or a number of batches per update"),
     ("train.early_stopping_patience", _non_negative, "0 (off) or an epoch count"),
     ("train.checkpoint_every_epochs", _non_negative, "0 (off) or an epoch count"),
     ("train.verbose", lambda v: v in (0, 1, 2), "0, 1 or 2"),

@@ -71,6 +71,9 @@ def get_config(variant=""):
     train.weight_decay = 0.01  # AdamW decoupled decay; not applied to LayerNorm, bias, embeddings.
     train.ema_momentum = 0.0  # Keep an exponential moving average of weights; 0 = off.
     train.clipnorm = 1.0  # Global gradient-norm clipping; 0 = off.
+    # Batches whose mean gradient makes one weight update (an update sees grad_accum_steps x
+    # data.batch_size examples); 1 = update every batch.
+    train.grad_accum_steps = 1
     train.label_smoothing = 0.1  # Cross-entropy label smoothing.
     train.l2 = 0.0  # Optional L2 penalty on kernels (in addition to weight decay).
     train.early_stopping_patience = 0  # Epochs without val improvement before stopping; 0 = off.

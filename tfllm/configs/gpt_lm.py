@@ -74,6 +74,9 @@ def get_config(variant=""):
     train.weight_decay = 0.1  # AdamW decoupled decay; not applied to LayerNorm, bias, embeddings.
     train.ema_momentum = 0.0  # Keep an exponential moving average of weights; 0 = off.
     train.clipnorm = 1.0  # Global gradient-norm clipping; 0 = off.
+    # Batches whose mean gradient makes one weight update (an update sees grad_accum_steps x
+    # data.batch_size examples); 1 = update every batch.
+    train.grad_accum_steps = 1
     # Epochs without val_loss improvement before stopping (the best weights are kept); 0 = off.
     train.early_stopping_patience = 3
     train.checkpoint_every_epochs = 1  # Periodic checkpoints in checkpoints/; best one kept too.

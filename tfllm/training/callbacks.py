@@ -1,11 +1,48 @@
-"""Callbacks a run needs beyond Keras's own: a JSON-lines metrics log and checkpoint rotation."""
+"""Callbacks a run needs beyond Keras's own: a metrics log, checkpoint rotation, a NaN stop."""
 
 import glob
 import json
+import math
 import os
 import time
 
 import keras
+
+from tfllm.errors import TfllmError
+
+
+class NonFiniteLoss(TfllmError):
+    """The training loss became NaN or infinite; the message names the step."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training with NonFiniteLoss at the first step whose loss is NaN or infinite.
+
+    Keras's TerminateOnNaN ends `fit` as if training had finished: the
+    backup is deleted and a model of NaNs is saved. Raising instead leaves
+    the last epoch's backup in place, so the run can resume once the cause
+    (usually the learning rate) is fixed.
+
+    Args:
+        backup_dir: where the last good backup is, for the message.
+    """
+
+    def __init__(self, backup_dir):
+        super().__init__()
+        self.backup_dir = backup_dir
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise NonFiniteLoss(
+                f"the training loss became {float(loss)} at epoch {self._epoch + 1}, step "
+                f"{batch + 1} of the epoch; nothing was saved after it. The last good backup "
+                f"({self.backup_dir}) is kept: lower --config.train.learning_rate (or set "
+                "--config.train.clipnorm) and run the same command to resume from it")
 
 
 class MetricsLog(keras.callbacks.Callback):
@@ -91,8 +128,8 @@ def standard_callbacks(train_config, paths, batch_size, tokens_per_example,
             and drives early stopping, and whether higher ("max") is better.
     """
     callbacks = [
-        keras.callbacks.TerminateOnNaN(),
         keras.callbacks.BackupAndRestore(paths.backup, double_checkpoint=True),
+        StopOnNonFiniteLoss(paths.backup),
         MetricsLog(paths.metrics, batch_size, tokens_per_example),
         keras.callbacks.TensorBoard(paths.logs, update_freq="epoch"),
         keras.callbacks.ModelCheckpoint(
