@@ -80,6 +80,45 @@ def test_embedding_tables_get_the_adamw_step_of_their_dense_gradient(float64):
                                    err_msg=mine.path)
 
 
+def predictions_after_training(config, x, y, x_eval):
+    with loop.runtime(config):
+        model = tiny_classifier(config)
+        model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0)
+        return model, np.asarray(keras.ops.softmax(model(x_eval, training=False)), np.float32)
+
+
+def test_mixed_precision_trains_like_float32():
+    config = smoke_config()
+    config.model.backbone.dropout = config.model.head_dropout = 0.0
+    rng = np.random.default_rng(1)
+    x = {"token_ids": rng.integers(5, 50, (8, 12)).astype(np.int32),
+         "segment_ids": np.zeros((8, 12), np.int32), "padding_mask": np.ones((8, 12), bool)}
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 8)]
+    _, reference = predictions_after_training(config, x, y, x)
+
+    config.runtime.mixed_precision = "mixed_bfloat16"
+    model, probabilities = predictions_after_training(config, x, y, x)
+    assert model.compute_dtype == "bfloat16" and not isinstance(
+        model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert all(w.dtype == "float32" for w in model.weights)  # float32 master weights
+    assert np.abs(probabilities - reference).max() < 0.03
+
+    # float16 scales the loss (from 2^15) so small gradients survive; a step whose scaled
+    # gradients overflow is skipped and the scale halved. Compare with float32 trained on
+    # the batches that were applied (the skips come first, while the scale settles).
+    config.runtime.mixed_precision = "mixed_float16"
+    model, probabilities = predictions_after_training(config, x, y, x)
+    assert model.compute_dtype == "float16"
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    skipped = 4 - int(model.optimizer.inner_optimizer.iterations.numpy())
+    assert float(model.optimizer.dynamic_scale.numpy()) == 2.0 ** (15 - skipped)
+    config.runtime.mixed_precision = "float32"
+    applied = {key: value[2 * skipped:] for key, value in x.items()}
+    _, reference = predictions_after_training(config, applied, y[2 * skipped:], x)
+    assert np.abs(probabilities - reference).max() < 0.01
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored after the runs
+
+
 class PoisonWeights(keras.callbacks.Callback):
     """Sets the first kernel to NaN at the start of epoch `epoch` (a diverged update)."""
 
