@@ -20,6 +20,7 @@ import keras_hub  # noqa: E402,F401  pylint: disable=wrong-import-position,unuse
 from tfllm.models import pooling  # noqa: E402,F401
 from tfllm.models import llama  # noqa: E402,F401  (registers the saved Llama backbone)
 from tfllm.models import pretrained  # noqa: E402,F401
+from tfllm.training import optimizers  # noqa: E402,F401  (the saved optimizer's class)
 from tfllm.training import schedules  # noqa: E402,F401
 
 __version__ = "0.1.0"
