@@ -12,7 +12,8 @@ from tfllm.training import optimizers
 def train_config(**overrides):
     config = ConfigDict({
         "epochs": 2, "learning_rate": 0.1, "warmup_fraction": 0.0, "decay": "constant",
-        "end_learning_rate_ratio": 0.0, "weight_decay": 0.5, "clipnorm": 1.0, "ema_momentum": 0.0})
+        "end_learning_rate_ratio": 0.0, "weight_decay": 0.5, "clipnorm": 1.0, "ema_momentum": 0.0,
+        "grad_accum_steps": 1})
     config.update(overrides)
     return config
 
