@@ -10,6 +10,7 @@ import zipfile
 
 import keras
 import keras_hub
+import ml_collections
 
 from tfllm.errors import DataError
 from tfllm.models import sources
@@ -76,9 +77,18 @@ def preset_backbone(backbone_cls, source, dropout):
     return backbone, WeightReport(source.origin, len(backbone.weights), [])
 
 
-def run_task(source):
-    """The task of a workdir Source's run, read before its model is loaded."""
-    return sources.read_json(Paths(source.path).config)["task"]
+def run_config(source, task, starts_from):
+    """The resolved config of a workdir Source's run, read before its model is loaded.
+
+    Raises:
+        DataError: the run trained another task than `task`, whose runs start
+            from `starts_from` ("an encoder", "a decoder").
+    """
+    run = ml_collections.ConfigDict(sources.read_json(Paths(source.path).config))
+    if run.task != task:
+        raise DataError(f"{FLAG}: {source.origin} is a {run.task} run; "
+                        f"{task.replace('_', ' ')} starts from {starts_from}")
+    return run
 
 
 def report(model, backbone, origin):

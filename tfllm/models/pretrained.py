@@ -14,7 +14,6 @@ import keras
 import keras_hub
 from keras_hub.src.utils.transformers import convert_bert
 
-from tfllm import config as config_lib
 from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.data.line_files import read_lines
 from tfllm.errors import DataError
@@ -80,8 +79,7 @@ def _huggingface_config(path):
 
 def _read_directory(source):
     """Hugging Face and keras-hub preset directories: keras-hub reads tokenizer and shape."""
-    if source.kind == "huggingface":
-        _huggingface_config(source.path)
+    hf_config = _huggingface_config(source.path) if source.kind == "huggingface" else {}
     try:
         tokenizer = keras_hub.models.BertTokenizer.from_preset(source.path)
         backbone = keras_hub.models.BertBackbone.from_preset(source.path, load_weights=False)
@@ -95,26 +93,23 @@ def _read_directory(source):
         raise DataError(f"{FLAG}: {source.origin}'s vocabulary has {len(vocabulary)} tokens but "
                         f"the encoder {backbone.vocabulary_size} token embeddings; the "
                         "vocabulary is not this model's")
-    exact = source.kind == "huggingface" and _huggingface_config(source.path).get(
-        "hidden_act") == "gelu"
     return BertCheckpoint(source, list(vocabulary), bool(tokenizer.lowercase),
-                          {key: getattr(backbone, key) for key in DIMS}, exact_gelu=exact)
+                          {key: getattr(backbone, key) for key in DIMS},
+                          exact_gelu=hf_config.get("hidden_act") == "gelu")
 
 
 def _read_keras(source, tokenizer_config, unsafe):
     """A .keras file or tfllm run: the encoder inside it, and its tokenizer."""
-    if source.kind == "workdir" and keras_source.run_task(source) != "text_classification":
-        raise DataError(f"{FLAG}: {source.origin} is a {keras_source.run_task(source)} run; "
-                        "text classification starts from an encoder")
+    run = (keras_source.run_config(source, "text_classification", "an encoder")
+           if source.kind == "workdir" else None)
     model = keras_source.load_model(source, unsafe)
     backbone = keras_source.find_backbone(model, (keras_hub.models.BertBackbone,),
                                           source.origin)
-    if source.kind == "workdir":
-        run = config_lib.load(Paths(source.path).config)
+    tokenizer = keras_source.preprocessor_tokenizer(model)
+    if run is not None:
         vocabulary = tokenizer_lib.load_vocabulary(Paths(source.path).vocabulary)
         lowercase = run.tokenizer.lowercase
-    elif keras_source.preprocessor_tokenizer(model) is not None:
-        tokenizer = keras_source.preprocessor_tokenizer(model)
+    elif tokenizer is not None:
         vocabulary, lowercase = tokenizer.get_vocabulary(), bool(tokenizer.lowercase)
     elif tokenizer_config is not None and tokenizer_config.vocabulary:
         vocabulary = tokenizer_lib.load_vocabulary(tokenizer_config.vocabulary)

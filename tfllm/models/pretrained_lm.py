@@ -18,7 +18,6 @@ import keras_hub
 from keras_hub.src.utils.transformers import convert_gpt2
 from keras_hub.src.utils.transformers import convert_llama3
 
-from tfllm import config as config_lib
 from tfllm.data import bpe
 from tfllm.errors import DataError
 from tfllm.models import gguf
@@ -158,14 +157,12 @@ def _huggingface_tokenizer(path, origin):
 
 
 def _read_keras(source, tokenizer_config, unsafe):
-    if source.kind == "workdir" and keras_source.run_task(source) != "language_modeling":
-        raise DataError(f"{FLAG}: {source.origin} is a {keras_source.run_task(source)} run; "
-                        "language models start from a decoder")
+    run = (keras_source.run_config(source, "language_modeling", "a decoder")
+           if source.kind == "workdir" else None)
     model = keras_source.load_model(source, unsafe)
     backbone = keras_source.find_backbone(model, tuple(CAUSAL_LMS), source.origin)
     tokenizer = keras_source.preprocessor_tokenizer(model)
-    if source.kind == "workdir":
-        run = config_lib.load(Paths(source.path).config)
+    if run is not None:
         vocabulary, merges = bpe.load(Paths(source.path).tokenizer, flag=FLAG)
     elif isinstance(tokenizer, keras_hub.tokenizers.BytePairTokenizer):
         vocabulary, merges = dict(tokenizer.vocabulary), list(tokenizer.merges)
@@ -176,7 +173,7 @@ def _read_keras(source, tokenizer_config, unsafe):
                         "its vocab.json and merges.txt as --config.tokenizer.vocabulary")
     _check_tokenizer(vocabulary, source.origin, backbone.vocabulary_size)
     context = getattr(backbone, "max_sequence_length", None)
-    if source.kind == "workdir":
+    if run is not None:
         context = run.model.backbone.max_sequence_length
     return DecoderCheckpoint(source, vocabulary, merges, _architecture(backbone)[0],
                              _dims(backbone.get_config()), context)

@@ -67,10 +67,8 @@ def resolve(config, vocabulary_size, pairs, checkpoint=None, training=True):
         else:
             resolved.model.architecture = checkpoint.architecture
             context = checkpoint.context_length or config.data.max_seq_length
-            if training and config.data.max_seq_length > context:
-                raise ConfigError("data.max_seq_length", (
-                    f"got {config.data.max_seq_length}, more than the {context} positions of "
-                    f"{checkpoint.path}"))
+            if training:
+                loop.check_fits_context(config, context, checkpoint.path)
             backbone.max_sequence_length = context
             dims = checkpoint.dims
         for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim"):

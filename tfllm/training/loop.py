@@ -63,6 +63,14 @@ def vocabulary_for(config, examples, paths, checkpoint=None):
         cleaned, config.tokenizer.vocabulary_size, config.tokenizer.min_frequency)
 
 
+def check_fits_context(config, context, checkpoint_path):
+    """Refuses data.max_seq_length beyond the `context` positions of a pretrained checkpoint."""
+    if config.data.max_seq_length > context:
+        raise ConfigError("data.max_seq_length", (
+            f"got {config.data.max_seq_length}, more than the {context} positions of "
+            f"{checkpoint_path}"))
+
+
 def resolve(config, vocabulary_size, checkpoint=None):
     """Returns a copy of `config` with model.backbone filled in from model.size,
     or from the pretrained checkpoint (whose tokenizer casing it takes too)."""
@@ -70,10 +78,7 @@ def resolve(config, vocabulary_size, checkpoint=None):
     kwargs = bert.backbone_kwargs(config.model, vocabulary_size, config.data.max_seq_length)
     if checkpoint is not None:
         kwargs.update(checkpoint.dims)
-        if config.data.max_seq_length > checkpoint.dims["max_sequence_length"]:
-            raise ConfigError("data.max_seq_length", (
-                f"got {config.data.max_seq_length}, more than the "
-                f"{checkpoint.dims['max_sequence_length']} positions of {checkpoint.path}"))
+        check_fits_context(config, checkpoint.dims["max_sequence_length"], checkpoint.path)
     with resolved.unlocked():
         for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim"):
             resolved.model.backbone[key] = kwargs[key]
