@@ -75,6 +75,7 @@ _COMMON_CHECKS = [
     ("train.grad_accum_steps", _positive, "1 (off) or a number of batches per update"),
     ("train.early_stopping_patience", _non_negative, "0 (off) or an epoch count"),
     ("train.checkpoint_every_epochs", _non_negative, "0 (off) or an epoch count"),
+    ("train.backup_every_steps", _non_negative, "0 (epoch ends only) or a step count"),
     ("train.verbose", lambda v: v in (0, 1, 2), "0, 1 or 2"),
     ("runtime.mixed_precision", lambda v: v in PRECISIONS, f"one of {PRECISIONS}"),
 ]

@@ -37,6 +37,10 @@ class Paths:
         return self._join("checkpoints")
 
     @property
+    def best(self):
+        return self._join("checkpoints", "best.weights.h5")
+
+    @property
     def backup(self):
         return self._join("backup")
 

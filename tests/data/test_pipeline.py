@@ -34,14 +34,22 @@ def test_pairs_are_packed_with_segment_ids_and_truncated_round_robin():
     assert features["segment_ids"].numpy().tolist() == [[0, 0, 0, 0, 0, 1, 1, 1]]
 
 
-def test_training_batches_are_full_shuffled_and_repeatable():
+def test_training_stream_is_full_batches_that_a_resumed_run_can_start_anywhere():
     data = smoke_config().data
     data.batch_size = 4
     records = [Record(f"hello {'world ' * (i % 3)}", "ab"[i % 2]) for i in range(10)]
-    dataset = pipeline.classification_dataset(records, ["a", "b"], preprocessor(), data, True)
-    batches = [labels.shape[0] for _, labels in dataset]
-    assert batches == [4, 4]  # the partial batch of 2 is dropped
-    assert dataset.cardinality().numpy() == 2
+
+    def ids(start_batch, batches):
+        stream = pipeline.classification_dataset(records, ["a", "b"], preprocessor(), data, True,
+                                                 start_batch=start_batch)
+        return [features["token_ids"].numpy() for features, _ in stream.take(batches)]
+
+    stream = ids(0, 6)  # three passes of 2 full batches: the partial batch of 2 is dropped
+    assert [batch.shape[0] for batch in stream] == [4] * 6
+    passes = [np.concatenate(stream[i:i + 2]).tolist() for i in (0, 2, 4)]
+    assert passes[0] != passes[1] != passes[2]  # reshuffled every pass
+    for start in (1, 3, 4):  # a fresh pipeline started at batch n yields batch n on
+        np.testing.assert_array_equal(np.stack(ids(start, 2)), np.stack(stream[start:start + 2]))
     validation = pipeline.classification_dataset(records, ["a", "b"], preprocessor(), data, False)
     assert [labels.shape[0] for _, labels in validation] == [4, 4, 2]
 

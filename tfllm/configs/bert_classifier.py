@@ -78,6 +78,8 @@ def get_config(variant=""):
     train.l2 = 0.0  # Optional L2 penalty on kernels (in addition to weight decay).
     train.early_stopping_patience = 0  # Epochs without val improvement before stopping; 0 = off.
     train.checkpoint_every_epochs = 1  # Periodic checkpoints in checkpoints/; best one kept too.
+    # Batches between backups (besides one at every epoch end) that a killed run resumes from.
+    train.backup_every_steps = 200
     train.verbose = 1  # 0 silent, 1 progress bar, 2 one line per epoch.
 
     config.runtime = runtime = ml_collections.ConfigDict()

@@ -80,6 +80,8 @@ def get_config(variant=""):
     # Epochs without val_loss improvement before stopping (the best weights are kept); 0 = off.
     train.early_stopping_patience = 3
     train.checkpoint_every_epochs = 1  # Periodic checkpoints in checkpoints/; best one kept too.
+    # Batches between backups (besides one at every epoch end) that a killed run resumes from.
+    train.backup_every_steps = 200
     train.verbose = 1  # 0 silent, 1 progress bar, 2 one line per epoch.
 
     # Defaults of `tfllm generate` and the text-generation pipeline for this run.

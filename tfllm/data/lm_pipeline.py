@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tfllm.data import cleaning
 from tfllm.data import packing
+from tfllm.data import stream
 
 TOKENIZE_BATCH = 1024
 PROMPT_FIELD = "{prompt}"
@@ -66,14 +67,15 @@ def token_stream(records, tokenize, end_id, pairs, prompt_template):
     return np.concatenate(ids), np.concatenate(weights)
 
 
-def lm_dataset(blocks, batch_size, training, shuffle_buffer=10_000, seed=0):
-    """Returns batches of ({token_ids, padding_mask}, targets, weights) from packed blocks."""
+def lm_dataset(blocks, batch_size, training, shuffle_buffer=10_000, seed=0, start_batch=0):
+    """Returns batches of ({token_ids, padding_mask}, targets, weights) from packed blocks:
+    the endless `stream.training_stream` from `start_batch` when `training`, else one
+    pass in order."""
     features = {"token_ids": blocks["token_ids"], "padding_mask": blocks["padding_mask"]}
     dataset = tf.data.Dataset.from_tensor_slices((features, blocks["targets"], blocks["weights"]))
     if training:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=training)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+        return stream.training_stream(dataset, batch_size, shuffle_buffer, seed, start_batch)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def packed_blocks(records, tokenize, end_id, pairs, prompt_template, block_length):

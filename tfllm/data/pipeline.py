@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfllm.data import cleaning
+from tfllm.data import stream
 
 TOKENIZE_BATCH = 1024
 
@@ -39,17 +40,22 @@ def features_fn(preprocessor, cleaning_config):
     return to_features
 
 
-def classification_dataset(records, labels, preprocessor, data_config, training, seed=0):
+def classification_dataset(records, labels, preprocessor, data_config, training, seed=0,
+                           start_batch=0):
     """Returns a tf.data.Dataset of (features, one-hot label) batches.
+
+    Training batches are the endless `stream.training_stream` from
+    `start_batch`; otherwise one pass in order, the last batch partial.
 
     Args:
         records: list of Record with known labels.
         labels: the label vocabulary (a label's index is its class id).
         preprocessor: from `build_preprocessor`.
         data_config: the config's `data` section.
-        training: shuffle each epoch and drop the last partial batch (full
-            batches keep shapes static and throughput counts exact).
+        training: the shuffled training stream (full batches keep shapes static
+            and throughput counts exact), or one pass in order.
         seed: shuffle seed.
+        start_batch: the training stream's first batch (a resumed run's step).
     """
     index = {label: i for i, label in enumerate(labels)}
     ids = np.array([index[r.label] for r in records], np.int32)
@@ -62,10 +68,9 @@ def classification_dataset(records, labels, preprocessor, data_config, training,
     dataset = dataset.unbatch().apply(tf.data.experimental.assert_cardinality(len(records)))
     dataset = dataset.cache()
     if training:
-        dataset = dataset.shuffle(data_config.shuffle_buffer, seed=seed,
-                                  reshuffle_each_iteration=True)
-    dataset = dataset.batch(data_config.batch_size, drop_remainder=training)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+        return stream.training_stream(dataset, data_config.batch_size,
+                                      data_config.shuffle_buffer, seed, start_batch)
+    return dataset.batch(data_config.batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def mean_tokens(dataset):

@@ -1,4 +1,5 @@
-"""Callbacks a run needs beyond Keras's own: a metrics log, checkpoint rotation, a NaN stop."""
+"""Callbacks a run needs beyond Keras's own: metrics log, atomic checkpoints that survive a
+resume, early stopping that does too, a NaN stop."""
 
 import glob
 import json
@@ -8,7 +9,9 @@ import time
 
 import keras
 
+from tfllm import atomic
 from tfllm.errors import TfllmError
+from tfllm.training import backup as backup_lib
 
 
 class NonFiniteLoss(TfllmError):
@@ -93,6 +96,20 @@ class MetricsLog(keras.callbacks.Callback):
             f.write(json.dumps(record) + "\n")
 
 
+def keep_epochs(path, epochs):
+    """Drops metrics.jsonl lines past `epochs`: a resumed run logs those epochs again."""
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        lines = [line for line in f if json.loads(line)["epoch"] <= epochs]
+    atomic.replace(path, lambda temporary: _write_lines(temporary, lines))
+
+
+def _write_lines(path, lines):
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(lines)
+
+
 class PeriodicCheckpoint(keras.callbacks.Callback):
     """Saves weights every `every_epochs` epochs as ckpt-EPOCH.weights.h5, keeping the last `keep`.
 
@@ -110,13 +127,84 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
         if (epoch + 1) % self.every_epochs:
             return
         os.makedirs(self.directory, exist_ok=True)
-        self.model.save_weights(os.path.join(self.directory, f"ckpt-{epoch + 1:04d}.weights.h5"))
+        path = os.path.join(self.directory, f"ckpt-{epoch + 1:04d}.weights.h5")
+        atomic.replace(path, self.model.save_weights)
         for old in sorted(glob.glob(os.path.join(self.directory, "ckpt-*.weights.h5")))[:-self.keep]:
             os.remove(old)
 
 
-def standard_callbacks(train_config, paths, batch_size, tokens_per_example,
-                       monitor="val_accuracy", mode="max"):
+def _improves(value, best, mode):
+    return best is None or (value > best if mode == "max" else value < best)
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Keeps the weights of the best epoch by `monitor` in `path`, replaced atomically.
+
+    Keras' ModelCheckpoint writes in place (a kill mid-write leaves a broken
+    file) and forgets the best value when a run resumes.
+    """
+
+    def __init__(self, path, monitor, mode):
+        super().__init__()
+        self.path = path
+        self.monitor = monitor
+        self.mode = mode
+        self.best = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = float(logs[self.monitor])
+        if _improves(value, self.best, self.mode):
+            self.best = value
+            atomic.replace(self.path, self.model.save_weights)
+
+    def backup_state(self):
+        return {"best": self.best}
+
+    def restore_state(self, state):
+        self.best = state["best"]
+
+
+class EarlyStopping(keras.callbacks.Callback):
+    """Stops after `patience` epochs without improvement of `monitor`; the run ends with the
+    best epoch's weights, whether it stopped early or ran all `epochs`.
+
+    The best weights are the `BestCheckpoint` file (same monitor, written
+    first). Keras' EarlyStopping keeps them in memory, restarts its count in
+    every `fit` call and loses both when the process dies.
+    """
+
+    def __init__(self, best_path, monitor, mode, patience, epochs):
+        super().__init__()
+        self.best_path = best_path
+        self.monitor = monitor
+        self.mode = mode
+        self.patience = patience
+        self.epochs = epochs
+        self.best = None
+        self.wait = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = float(logs[self.monitor])
+        if _improves(value, self.best, self.mode):
+            self.best, self.wait = value, 0
+        else:
+            self.wait += 1
+        if self.wait >= self.patience:
+            print(f"Epoch {epoch + 1}: no {self.monitor} improvement in {self.patience} epochs; "
+                  "stopping with the best epoch's weights", flush=True)
+            self.model.stop_training = True
+        if self.wait and (self.model.stop_training or epoch + 1 == self.epochs):
+            self.model.load_weights(self.best_path)
+
+    def backup_state(self):
+        return {"best": self.best, "wait": self.wait}
+
+    def restore_state(self, state):
+        self.best, self.wait = state["best"], state["wait"]
+
+
+def standard_callbacks(train_config, paths, batch_size, tokens_per_example, steps_per_epoch,
+                       resume=None, chief=True, monitor="val_accuracy", mode="max"):
     """Returns the callbacks every training run uses, in the order they must run.
 
     Args:
@@ -124,22 +212,25 @@ def standard_callbacks(train_config, paths, batch_size, tokens_per_example,
         paths: a `tfllm.workdir.Paths`.
         batch_size: examples per training step.
         tokens_per_example: mean non-padding tokens per training example.
+        steps_per_epoch: batches in one epoch.
+        resume: the `backup.Resume` to continue from, or None.
+        chief: False on the other workers of a distributed run: they compute
+            what the chief does, keep their files in a temporary `paths`, and
+            leave backups to the chief.
         monitor, mode: the validation metric that picks the best checkpoint
             and drives early stopping, and whether higher ("max") is better.
     """
+    stateful = [BestCheckpoint(paths.best, monitor, mode)]
+    if train_config.early_stopping_patience:
+        stateful.append(EarlyStopping(paths.best, monitor, mode,
+                                      train_config.early_stopping_patience, train_config.epochs))
     callbacks = [
-        keras.callbacks.BackupAndRestore(paths.backup, double_checkpoint=True),
         StopOnNonFiniteLoss(paths.backup),
         MetricsLog(paths.metrics, batch_size, tokens_per_example),
         keras.callbacks.TensorBoard(paths.logs, update_freq="epoch"),
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(paths.checkpoints, "best.weights.h5"),
-            monitor=monitor, mode=mode, save_best_only=True, save_weights_only=True),
     ]
     if train_config.checkpoint_every_epochs:
         callbacks.append(PeriodicCheckpoint(paths.checkpoints, train_config.checkpoint_every_epochs))
-    if train_config.early_stopping_patience:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=mode, patience=train_config.early_stopping_patience,
-            restore_best_weights=True))
-    return callbacks
+    return callbacks + stateful + [backup_lib.Backup(
+        paths.backup, steps_per_epoch, train_config.backup_every_steps, stateful, resume,
+        write=chief)]

@@ -11,6 +11,7 @@ import time
 import keras
 import keras_hub
 
+from tfllm import atomic
 from tfllm import config as config_lib
 from tfllm.data import bpe
 from tfllm.data import cleaning
@@ -22,6 +23,7 @@ from tfllm.evaluation import language_model as lm_eval
 from tfllm.models import gpt
 from tfllm.models import pretrained_lm
 from tfllm.training import callbacks as callbacks_lib
+from tfllm.training import fitting
 from tfllm.training import loop
 from tfllm.training import optimizers
 from tfllm.workdir import Paths
@@ -146,8 +148,12 @@ def fit(config, paths, examples, tokenizer, checkpoint=None):
             f"{data.train}: {len(train_ids)} training tokens make {blocks} blocks of "
             f"--config.data.max_seq_length={data.max_seq_length}, less than one batch "
             f"(--config.data.batch_size={data.batch_size})")
-    train_ds = lm_pipeline.lm_dataset(train_blocks, data.batch_size, training=True,
-                                      shuffle_buffer=data.shuffle_buffer, seed=config.seed)
+
+    def stream(start_batch):
+        return lm_pipeline.lm_dataset(train_blocks, data.batch_size, training=True,
+                                      shuffle_buffer=data.shuffle_buffer, seed=config.seed,
+                                      start_batch=start_batch)
+
     val_ds = lm_pipeline.lm_dataset(val_blocks, data.batch_size, training=False)
     full_epoch = blocks // data.batch_size
     steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
@@ -156,11 +162,12 @@ def fit(config, paths, examples, tokenizer, checkpoint=None):
     if report is not None:
         loop.report_import(report, paths)
     compile_model(model, config, steps_per_epoch)
+    resume = loop.resume_point(paths)
     callbacks = callbacks_lib.standard_callbacks(
-        config.train, paths, data.batch_size, data.max_seq_length, monitor="val_loss", mode="min")
-    model.fit(train_ds.repeat(), validation_data=val_ds, epochs=config.train.epochs,
-              steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=config.train.verbose,
-              shuffle=False)  # the dataset shuffles itself
+        config.train, paths, data.batch_size, data.max_seq_length, steps_per_epoch, resume,
+        monitor="val_loss", mode="min")
+    fitting.fit(model, stream, val_ds, config.train.epochs, steps_per_epoch, callbacks, resume,
+                config.train.verbose)
     return model, val_ds, val_blocks, train_blocks
 
 
@@ -168,7 +175,7 @@ def train_and_evaluate(config, workdir):
     """Trains the language model `config` describes; writes everything into `workdir`.
 
     Started again with the same arguments after a crash or a kill, it resumes
-    from the last epoch's backup in `workdir/backup/`.
+    from the last backup in `workdir/backup/` (see `tfllm.training.backup`).
 
     Returns:
         The validation report: perplexity, loss (nats per token), tokens
@@ -183,7 +190,7 @@ def train_and_evaluate(config, workdir):
     with loop.runtime(resolved):
         model, val_ds, val_blocks, train_blocks = fit(resolved, paths, examples, tokenizer,
                                                       checkpoint)
-        model.save(paths.model)
+        loop.save_model(model, paths)
         report = lm_eval.perplexity_report(model, val_ds, "validation")
     # The baseline counts the training tokens the model was scored on (responses, for pairs).
     trained_on = train_blocks["targets"][train_blocks["weights"] > 0]
@@ -223,5 +230,5 @@ def import_checkpoint(config, workdir):
     with loop.runtime(resolved):
         model, report = build_model(resolved, len(checkpoint.vocabulary), checkpoint)
         loop.report_import(report, paths)
-        model.save(paths.model)
+        atomic.replace(paths.model, model.save)
     return {**report.as_dict(), "workdir": workdir}

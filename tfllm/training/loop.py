@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfllm import atomic
 from tfllm import config as config_lib
 from tfllm.data import cleaning
 from tfllm.data import examples as examples_lib
@@ -24,7 +25,9 @@ from tfllm.evaluation import classification
 from tfllm.models import bert
 from tfllm.models import heads
 from tfllm.models import pretrained
+from tfllm.training import backup
 from tfllm.training import callbacks as callbacks_lib
+from tfllm.training import fitting
 from tfllm.training import optimizers
 from tfllm.workdir import Paths
 
@@ -178,12 +181,17 @@ def prepare_workdir(config, paths):
 
 
 def fit(config, paths, examples, vocabulary, checkpoint=None):
-    """Builds, compiles and trains the model; returns it with the validation dataset."""
+    """Builds, compiles and trains the model (from the last backup, if any); returns it with
+    the validation dataset."""
     preprocessor = pipeline.build_preprocessor(
         tokenizer_lib.build_tokenizer(vocabulary, config.tokenizer.lowercase),
         config.data.max_seq_length)
-    train_ds = pipeline.classification_dataset(
-        examples.train, examples.labels, preprocessor, config.data, training=True, seed=config.seed)
+
+    def stream(start_batch):
+        return pipeline.classification_dataset(
+            examples.train, examples.labels, preprocessor, config.data, training=True,
+            seed=config.seed, start_batch=start_batch)
+
     val_ds = pipeline.classification_dataset(
         examples.validation, examples.labels, preprocessor, config.data, training=False)
     full_epoch = len(examples.train) // config.data.batch_size
@@ -193,19 +201,34 @@ def fit(config, paths, examples, vocabulary, checkpoint=None):
     if report is not None:
         report_import(report, paths)
     compile_model(model, config, steps_per_epoch)
+    resume = resume_point(paths)
     callbacks = callbacks_lib.standard_callbacks(
-        config.train, paths, config.data.batch_size, pipeline.mean_tokens(train_ds))
-    model.fit(train_ds.repeat(), validation_data=val_ds, epochs=config.train.epochs,
-              steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=config.train.verbose,
-              shuffle=False)  # the dataset shuffles itself
+        config.train, paths, config.data.batch_size,
+        pipeline.mean_tokens(stream(0).take(steps_per_epoch)), steps_per_epoch, resume)
+    fitting.fit(model, stream, val_ds, config.train.epochs, steps_per_epoch, callbacks, resume,
+                config.train.verbose)
     return model, val_ds
+
+
+def resume_point(paths):
+    """The last backup of the run in `paths` (its metrics log cut back to it), or None."""
+    resume = backup.latest(paths.backup)
+    if resume is not None:
+        callbacks_lib.keep_epochs(paths.metrics, resume.epochs_done)
+    return resume
+
+
+def save_model(model, paths):
+    """Writes model.keras atomically, then drops the backups it makes redundant."""
+    atomic.replace(paths.model, model.save)
+    backup.remove(paths.backup)
 
 
 def train_and_evaluate(config, workdir):
     """Trains the classifier `config` describes; writes everything into `workdir`.
 
     Started again with the same arguments after a crash or a kill, it resumes
-    from the last epoch's backup in `workdir/backup/`.
+    from the last backup in `workdir/backup/` (see `tfllm.training.backup`).
 
     Returns:
         The evaluation report (see `classification.classification_report`)
@@ -217,7 +240,7 @@ def train_and_evaluate(config, workdir):
     examples, vocabulary, resolved, checkpoint = prepare_workdir(config, paths)
     with runtime(resolved):
         model, val_ds = fit(resolved, paths, examples, vocabulary, checkpoint)
-        model.save(paths.model)
+        save_model(model, paths)
         y_true, y_pred = predict_ids(model, val_ds)
     report = classification.evaluation_report(y_true, y_pred, examples.labels, "validation")
     write_json(paths.eval, report)

@@ -1,0 +1,26 @@
+"""The training stream: endless batches whose order depends on the seed and nothing else.
+
+Pass k over the examples is shuffled by a shuffle op seeded from the run's
+seed (TensorFlow's global seed plus the op seed) and the pass number, and
+cut into full batches; batch n of the stream is the same in every process
+and every fresh pipeline. A run resumed at step n starts its stream at
+batch n and trains on what the uninterrupted run would have; workers of a
+distributed run read the same global batches and each keeps its share.
+"""
+
+import tensorflow as tf
+
+
+def training_stream(examples, batch_size, shuffle_buffer, seed, start_batch=0):
+    """Returns the stream of full training batches from batch `start_batch` on.
+
+    Args:
+        examples: a finite, unbatched tf.data.Dataset (cached if costly to make).
+        batch_size: examples per batch (the global batch of a distributed run).
+        shuffle_buffer: examples in the shuffle buffer.
+        seed: the shuffle's op seed (with the global seed set by the run).
+        start_batch: batches to skip: the step a resumed run continues from.
+    """
+    stream = examples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    stream = stream.batch(batch_size, drop_remainder=True).repeat()
+    return stream.skip(start_batch).prefetch(tf.data.AUTOTUNE)
