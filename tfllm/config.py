@@ -22,6 +22,7 @@ UNICODE_FORMS = ("", "NFC", "NFKC", "NFD", "NFKD")
 DECAYS = ("linear", "cosine", "constant")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 TASKS = ("text_classification", "language_modeling")
+DISTRIBUTIONS = ("none", "mirrored", "multi_worker", "tpu")
 
 
 def _check(config, field, ok, expected):
@@ -78,6 +79,7 @@ _COMMON_CHECKS = [
     ("train.backup_every_steps", _non_negative, "0 (epoch ends only) or a step count"),
     ("train.verbose", lambda v: v in (0, 1, 2), "0, 1 or 2"),
     ("runtime.mixed_precision", lambda v: v in PRECISIONS, f"one of {PRECISIONS}"),
+    ("runtime.distribution", lambda v: v in DISTRIBUTIONS, f"one of {DISTRIBUTIONS}"),
 ]
 
 _CLASSIFIER_CHECKS = [

@@ -7,15 +7,34 @@ from absl import flags
 from tfllm.cli import app
 
 _WORKDIR = flags.DEFINE_string("workdir", "", "Run directory; default runs/<experiment>.")
+_NUM_WORKERS = flags.DEFINE_integer(
+    "num_workers", 1, "Train as this many worker processes on this machine "
+    "(runtime.distribution=multi_worker, TF_CONFIG set for each).", lower_bound=1)
+
+
+def launch_workers(argv, config):
+    """Validates the config once, then runs `argv`'s run as --num_workers local workers."""
+    from tfllm import config as config_lib  # pylint: disable=import-outside-toplevel
+    from tfllm.cli import launch  # pylint: disable=import-outside-toplevel
+
+    if config.runtime.distribution not in ("none", "multi_worker"):
+        raise app.TfllmError(f"--num_workers={_NUM_WORKERS.value} trains with "
+                             "runtime.distribution=multi_worker, not "
+                             f"--config.runtime.distribution={config.runtime.distribution}")
+    config_lib.validate(config)
+    return launch.launch(launch.without_flag(argv[1:], "num_workers"), _NUM_WORKERS.value)
 
 
 def main(argv, config_flag):
+    """Trains; `argv` is the whole command line (the workers of --num_workers get it too)."""
     import tfllm  # pylint: disable=import-outside-toplevel
 
     try:
         config = config_flag.value
     except OSError as error:  # a --config inside a --flagfile that does not load
         raise app.TfllmError(f"--config: {str(error).splitlines()[-1].strip()}") from error
+    if _NUM_WORKERS.value > 1:
+        return launch_workers(argv, config)
     workdir = _WORKDIR.value or os.path.join("runs", config.experiment)
     export_dir = os.path.join("exports", os.path.basename(os.path.normpath(workdir)))
     report = tfllm.train(config, workdir)
@@ -41,4 +60,4 @@ def main(argv, config_flag):
 
 def run(argv):
     config_flag = app.define_config_flag(argv)
-    app.run(lambda args: main(args, config_flag), argv)
+    app.run(lambda args: main(argv, config_flag), argv)

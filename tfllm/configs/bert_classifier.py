@@ -88,6 +88,10 @@ def get_config(variant=""):
     # 'mixed_float16' (GPUs; the loss is scaled dynamically so small gradients survive).
     runtime.mixed_precision = "float32"
     runtime.jit_compile = False  # XLA for the train step (measured slower for BERT on CPU).
+    # 'none', 'mirrored' (every local GPU), 'multi_worker' (the cluster in TF_CONFIG; see
+    # `tfllm train --num_workers`) or 'tpu' (runtime.tpu). data.batch_size stays the global batch.
+    runtime.distribution = "none"
+    runtime.tpu = ""  # TPU name or grpc:// address for 'tpu'; '' = the TPU attached to this VM.
 
     if variant == "smoke":
         # Seconds on a laptop: a toy model and a few steps; the tests run this.

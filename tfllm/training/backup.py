@@ -81,10 +81,10 @@ def remove(backup_dir):
         shutil.rmtree(backup_dir)
 
 
-def _tracked(model):
+def _tracked(model, metrics=True):
     """Every variable a backup holds, by role, in a fixed order."""
     return {"model": model.variables, "optimizer": model.optimizer.variables,
-            "metrics": model.metrics_variables}
+            "metrics": model.metrics_variables if metrics else []}
 
 
 def _signature(path, shape):
@@ -122,11 +122,14 @@ class Backup(keras.callbacks.Callback):
         stateful: callbacks with `backup_state()` / `restore_state(state)`.
         resume: the backup to restore at the start of training, or None.
         write: False on workers that read backups but leave writing to the chief.
+        metrics: False under a tf.distribute strategy, where metric variables
+            are per replica and summed when read: the resumed epoch's logged
+            training metrics then cover the batches after the resume only.
         keep: complete backups kept (the older ones are deleted).
     """
 
     def __init__(self, directory, steps_per_epoch, every_steps=0, stateful=(), resume=None,
-                 write=True, keep=2):
+                 write=True, metrics=True, keep=2):
         super().__init__()
         self.directory = directory
         self.steps_per_epoch = steps_per_epoch
@@ -134,6 +137,7 @@ class Backup(keras.callbacks.Callback):
         self.stateful = {f"{i}-{type(c).__name__}": c for i, c in enumerate(stateful)}
         self.resume = resume
         self.write = write
+        self.metrics = metrics
         self.keep = keep
         self.step = resume.step if resume else 0
         self._metrics_pending = None
@@ -142,7 +146,7 @@ class Backup(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if self.resume is not None:  # the first fit of a resumed run
             self._metrics_pending = restore_variables(self.model, self.resume,
-                                                      self.steps_per_epoch)
+                                                      self.steps_per_epoch, self.metrics)
             for name, callback in self.stateful.items():
                 callback.restore_state(self.resume.state["callbacks"][name])
             self.resume = None
@@ -171,7 +175,7 @@ class Backup(keras.callbacks.Callback):
         """Writes the backup of the current step (all of it, or nothing)."""
         if not self.write:
             return
-        tracked = _tracked(self.model)
+        tracked = _tracked(self.model, self.metrics)
         state = {
             "step": self.step,
             "epochs_done": self.step // self.steps_per_epoch,
@@ -208,7 +212,7 @@ def _write_synced(path, write):
         os.fsync(f.fileno())
 
 
-def restore_variables(model, resume, steps_per_epoch):
+def restore_variables(model, resume, steps_per_epoch, metrics=True):
     """Assigns the backup's model and optimizer variables, building the optimizer first
     (Keras builds it in the first step otherwise).
 
@@ -218,7 +222,7 @@ def restore_variables(model, resume, steps_per_epoch):
     """
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    tracked = _tracked(model)
+    tracked = _tracked(model, metrics)
     _check_same_run(resume, tracked, steps_per_epoch)
     with np.load(os.path.join(resume.directory, VARIABLES)) as arrays:
         for role in ("model", "optimizer"):

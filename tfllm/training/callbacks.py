@@ -204,7 +204,8 @@ class EarlyStopping(keras.callbacks.Callback):
 
 
 def standard_callbacks(train_config, paths, batch_size, tokens_per_example, steps_per_epoch,
-                       resume=None, chief=True, monitor="val_accuracy", mode="max"):
+                       resume=None, chief=True, distributed=False, monitor="val_accuracy",
+                       mode="max"):
     """Returns the callbacks every training run uses, in the order they must run.
 
     Args:
@@ -217,6 +218,8 @@ def standard_callbacks(train_config, paths, batch_size, tokens_per_example, step
         chief: False on the other workers of a distributed run: they compute
             what the chief does, keep their files in a temporary `paths`, and
             leave backups to the chief.
+        distributed: whether a tf.distribute strategy other than the default
+            trains the model.
         monitor, mode: the validation metric that picks the best checkpoint
             and drives early stopping, and whether higher ("max") is better.
     """
@@ -233,4 +236,4 @@ def standard_callbacks(train_config, paths, batch_size, tokens_per_example, step
         callbacks.append(PeriodicCheckpoint(paths.checkpoints, train_config.checkpoint_every_epochs))
     return callbacks + stateful + [backup_lib.Backup(
         paths.backup, steps_per_epoch, train_config.backup_every_steps, stateful, resume,
-        write=chief)]
+        write=chief, metrics=not distributed)]

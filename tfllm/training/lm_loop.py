@@ -23,6 +23,7 @@ from tfllm.evaluation import language_model as lm_eval
 from tfllm.models import gpt
 from tfllm.models import pretrained_lm
 from tfllm.training import callbacks as callbacks_lib
+from tfllm.training import distribution
 from tfllm.training import fitting
 from tfllm.training import loop
 from tfllm.training import optimizers
@@ -92,7 +93,6 @@ def prepare_workdir(config, paths):
     Returns:
         (examples, vocabulary, merges, resolved config, pretrained checkpoint or None).
     """
-    loop.check_resumable(paths)
     examples = documents.prepare(config.data)
     print(examples_lib.describe(examples.report), flush=True)
     checkpoint = read_checkpoint(config)
@@ -128,8 +128,9 @@ def build_model(config, vocabulary_size, checkpoint=None):
                                         unsafe=config.model.init_unsafe)
 
 
-def fit(config, paths, examples, tokenizer, checkpoint=None):
-    """Packs the data, builds, compiles and trains the model.
+def fit(config, paths, examples, tokenizer, checkpoint, strategy, resume):
+    """Packs the data, builds and compiles the model under `strategy`, trains it from
+    `resume` (a backup, or None).
 
     Returns:
         (model, validation dataset, validation blocks, training blocks).
@@ -158,16 +159,19 @@ def fit(config, paths, examples, tokenizer, checkpoint=None):
     full_epoch = blocks // data.batch_size
     steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
 
-    model, report = build_model(config, tokenizer.vocabulary_size(), checkpoint)
+    with strategy.scope():
+        model, report = build_model(config, tokenizer.vocabulary_size(), checkpoint)
+        compile_model(model, config, steps_per_epoch)
     if report is not None:
         loop.report_import(report, paths)
-    compile_model(model, config, steps_per_epoch)
-    resume = loop.resume_point(paths)
     callbacks = callbacks_lib.standard_callbacks(
         config.train, paths, data.batch_size, data.max_seq_length, steps_per_epoch, resume,
-        monitor="val_loss", mode="min")
+        chief=distribution.is_chief(strategy),
+        distributed=config.runtime.distribution != "none", monitor="val_loss", mode="min")
     fitting.fit(model, stream, val_ds, config.train.epochs, steps_per_epoch, callbacks, resume,
                 config.train.verbose)
+    if config.runtime.distribution != "none":
+        print(f"final weights {distribution.weights_digest(model)}", flush=True)
     return model, val_ds, val_blocks, train_blocks
 
 
@@ -184,19 +188,23 @@ def train_and_evaluate(config, workdir):
     """
     start = time.perf_counter()
     config_lib.validate(config)
+    strategy = distribution.strategy_for(config.runtime)
     paths = Paths(workdir)
-    examples, vocabulary, merges, resolved, checkpoint = prepare_workdir(config, paths)
-    tokenizer = bpe.build_tokenizer(vocabulary, merges)
-    with loop.runtime(resolved):
-        model, val_ds, val_blocks, train_blocks = fit(resolved, paths, examples, tokenizer,
-                                                      checkpoint)
-        loop.save_model(model, paths)
-        report = lm_eval.perplexity_report(model, val_ds, "validation")
-    # The baseline counts the training tokens the model was scored on (responses, for pairs).
-    trained_on = train_blocks["targets"][train_blocks["weights"] > 0]
-    report["unigram_perplexity"] = lm_eval.unigram_perplexity(
-        trained_on, len(vocabulary), val_blocks["targets"], val_blocks["weights"])
-    loop.write_json(paths.eval, report)
+    loop.check_resumable(paths)
+    with distribution.workspace(paths, strategy) as own:
+        examples, vocabulary, merges, resolved, checkpoint = prepare_workdir(config, own)
+        tokenizer = bpe.build_tokenizer(vocabulary, merges)
+        resume = loop.resume_point(paths, chief=own is paths)
+        with loop.runtime(resolved):
+            model, val_ds, val_blocks, train_blocks = fit(resolved, own, examples, tokenizer,
+                                                          checkpoint, strategy, resume)
+            loop.save_model(model, own)
+            report = lm_eval.perplexity_report(model, val_ds, "validation")
+        # The baseline counts the training tokens the model was scored on (responses, for pairs).
+        trained_on = train_blocks["targets"][train_blocks["weights"] > 0]
+        report["unigram_perplexity"] = lm_eval.unigram_perplexity(
+            trained_on, len(vocabulary), val_blocks["targets"], val_blocks["weights"])
+        loop.write_json(own.eval, report)
     return {**report, "wall_seconds": round(time.perf_counter() - start, 1), "workdir": workdir}
 
 

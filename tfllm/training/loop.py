@@ -27,6 +27,7 @@ from tfllm.models import heads
 from tfllm.models import pretrained
 from tfllm.training import backup
 from tfllm.training import callbacks as callbacks_lib
+from tfllm.training import distribution
 from tfllm.training import fitting
 from tfllm.training import optimizers
 from tfllm.workdir import Paths
@@ -162,7 +163,6 @@ def prepare_workdir(config, paths):
     Returns:
         (examples, vocabulary, resolved config, pretrained checkpoint or None).
     """
-    check_resumable(paths)
     examples = examples_lib.prepare(config.data)
     print(examples_lib.describe(examples.report), flush=True)
     if len(examples.train) < config.data.batch_size:
@@ -180,9 +180,9 @@ def prepare_workdir(config, paths):
     return examples, vocabulary, resolved, checkpoint
 
 
-def fit(config, paths, examples, vocabulary, checkpoint=None):
-    """Builds, compiles and trains the model (from the last backup, if any); returns it with
-    the validation dataset."""
+def fit(config, paths, examples, vocabulary, checkpoint, strategy, resume):
+    """Builds and compiles the model under `strategy`, trains it from `resume` (a backup, or
+    None); returns it with the validation dataset."""
     preprocessor = pipeline.build_preprocessor(
         tokenizer_lib.build_tokenizer(vocabulary, config.tokenizer.lowercase),
         config.data.max_seq_length)
@@ -197,23 +197,28 @@ def fit(config, paths, examples, vocabulary, checkpoint=None):
     full_epoch = len(examples.train) // config.data.batch_size
     steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
 
-    model, report = build_model(config, len(vocabulary), len(examples.labels), checkpoint)
+    with strategy.scope():
+        model, report = build_model(config, len(vocabulary), len(examples.labels), checkpoint)
+        compile_model(model, config, steps_per_epoch)
     if report is not None:
         report_import(report, paths)
-    compile_model(model, config, steps_per_epoch)
-    resume = resume_point(paths)
     callbacks = callbacks_lib.standard_callbacks(
         config.train, paths, config.data.batch_size,
-        pipeline.mean_tokens(stream(0).take(steps_per_epoch)), steps_per_epoch, resume)
+        pipeline.mean_tokens(stream(0).take(steps_per_epoch)), steps_per_epoch, resume,
+        chief=distribution.is_chief(strategy),
+        distributed=config.runtime.distribution != "none")
     fitting.fit(model, stream, val_ds, config.train.epochs, steps_per_epoch, callbacks, resume,
                 config.train.verbose)
+    if config.runtime.distribution != "none":
+        print(f"final weights {distribution.weights_digest(model)}", flush=True)
     return model, val_ds
 
 
-def resume_point(paths):
-    """The last backup of the run in `paths` (its metrics log cut back to it), or None."""
+def resume_point(paths, chief=True):
+    """The last backup of the run in `paths`, or None; the chief cuts the metrics log back
+    to it."""
     resume = backup.latest(paths.backup)
-    if resume is not None:
+    if resume is not None and chief:
         callbacks_lib.keep_epochs(paths.metrics, resume.epochs_done)
     return resume
 
@@ -236,12 +241,16 @@ def train_and_evaluate(config, workdir):
     """
     start = time.perf_counter()
     config_lib.validate(config)
+    strategy = distribution.strategy_for(config.runtime)
     paths = Paths(workdir)
-    examples, vocabulary, resolved, checkpoint = prepare_workdir(config, paths)
-    with runtime(resolved):
-        model, val_ds = fit(resolved, paths, examples, vocabulary, checkpoint)
-        save_model(model, paths)
-        y_true, y_pred = predict_ids(model, val_ds)
-    report = classification.evaluation_report(y_true, y_pred, examples.labels, "validation")
-    write_json(paths.eval, report)
+    check_resumable(paths)
+    with distribution.workspace(paths, strategy) as own:
+        examples, vocabulary, resolved, checkpoint = prepare_workdir(config, own)
+        resume = resume_point(paths, chief=own is paths)
+        with runtime(resolved):
+            model, val_ds = fit(resolved, own, examples, vocabulary, checkpoint, strategy, resume)
+            save_model(model, own)
+            y_true, y_pred = predict_ids(model, val_ds)
+        report = classification.evaluation_report(y_true, y_pred, examples.labels, "validation")
+        write_json(own.eval, report)
     return {**report, "wall_seconds": round(time.perf_counter() - start, 1), "workdir": workdir}
