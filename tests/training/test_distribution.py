@@ -123,5 +123,6 @@ def test_a_failing_worker_stops_the_launch_with_its_exit_code(tmp_path, monkeypa
 
 
 def test_num_workers_is_stripped_from_the_worker_flags():
-    assert launch.without_flag(["--a=1", "--num_workers=2", "--b"], "num_workers") == ["--a=1", "--b"]
+    args = ["--a=1", "--num_workers=2", "--b"]
+    assert launch.without_flag(args, "num_workers") == ["--a=1", "--b"]
     assert launch.without_flag(["--num_workers", "2", "--b"], "num_workers") == ["--b"]

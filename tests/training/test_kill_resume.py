@@ -67,5 +67,5 @@ def test_killed_anywhere_and_restarted_ends_with_the_uninterrupted_weights(tmp_p
     logged, expected = metrics(resumed), metrics(reference)
     assert [line["epoch"] for line in logged] == [1, 2, 3]  # no epoch logged twice
     assert [line["step"] for line in logged] == [3, 6, 9]
-    for ours, theirs in zip(logged, expected):
+    for ours, theirs in zip(logged, expected, strict=True):
         assert ours["val_loss"] == theirs["val_loss"]

@@ -157,7 +157,8 @@ class Backup(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         # fit resets the metrics before this; a mid-epoch backup's running means come back.
         if self._metrics_pending is not None:
-            for variable, value in zip(self.model.metrics_variables, self._metrics_pending):
+            for variable, value in zip(self.model.metrics_variables, self._metrics_pending,
+                                       strict=True):
                 variable.assign(value)
             self._metrics_pending = None
 

@@ -129,7 +129,8 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
         os.makedirs(self.directory, exist_ok=True)
         path = os.path.join(self.directory, f"ckpt-{epoch + 1:04d}.weights.h5")
         atomic.replace(path, self.model.save_weights)
-        for old in sorted(glob.glob(os.path.join(self.directory, "ckpt-*.weights.h5")))[:-self.keep]:
+        kept = sorted(glob.glob(os.path.join(self.directory, "ckpt-*.weights.h5")))
+        for old in kept[:-self.keep]:
             os.remove(old)
 
 
@@ -233,7 +234,8 @@ def standard_callbacks(train_config, paths, batch_size, tokens_per_example, step
         keras.callbacks.TensorBoard(paths.logs, update_freq="epoch"),
     ]
     if train_config.checkpoint_every_epochs:
-        callbacks.append(PeriodicCheckpoint(paths.checkpoints, train_config.checkpoint_every_epochs))
+        callbacks.append(
+            PeriodicCheckpoint(paths.checkpoints, train_config.checkpoint_every_epochs))
     return callbacks + stateful + [backup_lib.Backup(
         paths.backup, steps_per_epoch, train_config.backup_every_steps, stateful, resume,
         write=chief, metrics=not distributed)]

@@ -49,8 +49,8 @@ def strategy_for(runtime_config):
     if name == "multi_worker":
         if cluster_from_environment() is None:
             raise ConfigError("runtime.distribution", (
-                "multi_worker needs TF_CONFIG set in every worker's environment (see the "
-                "README's \"Scaling out\"), or start local workers with tfllm train --num_workers=N"))
+                "multi_worker needs TF_CONFIG set in every worker's environment (see the README's "
+                "\"Scaling out\"), or start local workers with tfllm train --num_workers=N"))
         return tf.distribute.MultiWorkerMirroredStrategy()
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=runtime_config.tpu)
     tf.config.experimental_connect_to_cluster(resolver)
