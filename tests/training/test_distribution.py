@@ -14,6 +14,8 @@ import pytest
 import tfllm
 from tests.helpers import smoke_config, toy_topics, write_csv
 from tfllm.cli import launch
+from tfllm.errors import ConfigError
+from tfllm.training import distribution as tfllm_distribution
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -126,3 +128,29 @@ def test_num_workers_is_stripped_from_the_worker_flags():
     args = ["--a=1", "--num_workers=2", "--b"]
     assert launch.without_flag(args, "num_workers") == ["--a=1", "--b"]
     assert launch.without_flag(["--num_workers", "2", "--b"], "num_workers") == ["--b"]
+
+
+@pytest.mark.parametrize("tf_config,distribution,chief", [
+    ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}},
+     "multi_worker", True),
+    ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}},
+     "multi_worker", False),
+    ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "worker", "index": 0}},
+     "multi_worker", False),
+    ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}},
+     "multi_worker", True),
+    # A TF_CONFIG left in the environment does not make a single-process run a worker.
+    ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}},
+     "none", True),
+])
+def test_only_the_chief_writes_the_work_directory(tf_config, distribution, chief, monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    assert tfllm_distribution.is_chief(distribution) is chief
+
+
+def test_multi_worker_without_tf_config_says_how_to_start_workers(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    config = smoke_config()
+    config.runtime.distribution = "multi_worker"
+    with pytest.raises(ConfigError, match="TF_CONFIG .* tfllm train --num_workers=N"):
+        tfllm_distribution.strategy_for(config.runtime)

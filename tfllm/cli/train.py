@@ -28,6 +28,7 @@ def launch_workers(argv, config):
 def main(argv, config_flag):
     """Trains; `argv` is the whole command line (the workers of --num_workers get it too)."""
     import tfllm  # pylint: disable=import-outside-toplevel
+    from tfllm.training import distribution  # pylint: disable=import-outside-toplevel
 
     try:
         config = config_flag.value
@@ -38,6 +39,9 @@ def main(argv, config_flag):
     workdir = _WORKDIR.value or os.path.join("runs", config.experiment)
     export_dir = os.path.join("exports", os.path.basename(os.path.normpath(workdir)))
     report = tfllm.train(config, workdir)
+    if not distribution.is_chief(config.runtime.distribution):
+        print(f"worker done in {report['wall_seconds']:.0f}s; the chief wrote {workdir}")
+        return None
     minutes, seconds = divmod(int(report["wall_seconds"]), 60)
     if "perplexity" in report:
         print(f"\nvalidation perplexity {report['perplexity']:.2f} on {report['tokens']} tokens "

@@ -42,39 +42,40 @@ def strategy_for(runtime_config):
     name = runtime_config.distribution
     if name == "none":
         return tf.distribute.get_strategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=runtime_config.tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    if name == "multi_worker" and cluster_from_environment() is None:
+        raise ConfigError("runtime.distribution", (
+            "multi_worker needs TF_CONFIG set in every worker's environment (see the README's "
+            "\"Scaling out\"), or start local workers with tfllm train --num_workers=N"))
     keras_distribute_fix.apply()
-    if name == "mirrored":  # every local GPU, else every (logical) CPU device
-        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([device.name for device in devices])
     if name == "multi_worker":
-        if cluster_from_environment() is None:
-            raise ConfigError("runtime.distribution", (
-                "multi_worker needs TF_CONFIG set in every worker's environment (see the README's "
-                "\"Scaling out\"), or start local workers with tfllm train --num_workers=N"))
         return tf.distribute.MultiWorkerMirroredStrategy()
-    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=runtime_config.tpu)
-    tf.config.experimental_connect_to_cluster(resolver)
-    tf.tpu.experimental.initialize_tpu_system(resolver)
-    return tf.distribute.TPUStrategy(resolver)
+    # mirrored: every local GPU, else every (logical) CPU device
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([device.name for device in devices])
 
 
-def is_chief(strategy):
-    """Whether this process writes the run's files: the only process, TF_CONFIG's chief, or
-    worker 0 of a cluster without one."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
+def is_chief(distribution):
+    """Whether this process writes the run's files: always, except on the workers of a
+    `multi_worker` run other than TF_CONFIG's chief (worker 0 when there is none)."""
+    if distribution != "multi_worker":
         return True
-    if resolver.task_type == "chief":
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+    environment = cluster_from_environment() or {}
+    task = environment.get("task", {})
+    kind, index = task.get("type", "worker"), task.get("index", 0)
+    has_chief = "chief" in environment.get("cluster", {})
+    return kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
 
 
 @contextlib.contextmanager
-def workspace(paths, strategy):
+def workspace(paths, chief):
     """Yields the Paths this process writes to: the work directory on the chief, a temporary
     directory (deleted on exit) on the other workers."""
-    if is_chief(strategy):
+    if chief:
         yield paths
         return
     with tempfile.TemporaryDirectory(prefix="tfllm-worker-") as scratch:

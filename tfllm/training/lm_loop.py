@@ -166,7 +166,7 @@ def fit(config, paths, examples, tokenizer, checkpoint, strategy, resume):
         loop.report_import(report, paths)
     callbacks = callbacks_lib.standard_callbacks(
         config.train, paths, data.batch_size, data.max_seq_length, steps_per_epoch, resume,
-        chief=distribution.is_chief(strategy),
+        chief=distribution.is_chief(config.runtime.distribution),
         distributed=config.runtime.distribution != "none", monitor="val_loss", mode="min")
     fitting.fit(model, stream, val_ds, config.train.epochs, steps_per_epoch, callbacks, resume,
                 config.train.verbose)
@@ -191,10 +191,11 @@ def train_and_evaluate(config, workdir):
     strategy = distribution.strategy_for(config.runtime)
     paths = Paths(workdir)
     loop.check_resumable(paths)
-    with distribution.workspace(paths, strategy) as own:
+    chief = distribution.is_chief(config.runtime.distribution)
+    with distribution.workspace(paths, chief) as own:
         examples, vocabulary, merges, resolved, checkpoint = prepare_workdir(config, own)
         tokenizer = bpe.build_tokenizer(vocabulary, merges)
-        resume = loop.resume_point(paths, chief=own is paths)
+        resume = loop.resume_point(paths, chief)
         with loop.runtime(resolved):
             model, val_ds, val_blocks, train_blocks = fit(resolved, own, examples, tokenizer,
                                                           checkpoint, strategy, resume)

@@ -205,7 +205,7 @@ def fit(config, paths, examples, vocabulary, checkpoint, strategy, resume):
     callbacks = callbacks_lib.standard_callbacks(
         config.train, paths, config.data.batch_size,
         pipeline.mean_tokens(stream(0).take(steps_per_epoch)), steps_per_epoch, resume,
-        chief=distribution.is_chief(strategy),
+        chief=distribution.is_chief(config.runtime.distribution),
         distributed=config.runtime.distribution != "none")
     fitting.fit(model, stream, val_ds, config.train.epochs, steps_per_epoch, callbacks, resume,
                 config.train.verbose)
@@ -244,9 +244,10 @@ def train_and_evaluate(config, workdir):
     strategy = distribution.strategy_for(config.runtime)
     paths = Paths(workdir)
     check_resumable(paths)
-    with distribution.workspace(paths, strategy) as own:
+    chief = distribution.is_chief(config.runtime.distribution)
+    with distribution.workspace(paths, chief) as own:
         examples, vocabulary, resolved, checkpoint = prepare_workdir(config, own)
-        resume = resume_point(paths, chief=own is paths)
+        resume = resume_point(paths, chief)
         with runtime(resolved):
             model, val_ds = fit(resolved, own, examples, vocabulary, checkpoint, strategy, resume)
             save_model(model, own)
