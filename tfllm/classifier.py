@@ -74,8 +74,8 @@ class TextClassifier:
         else:
             records = examples_lib.prepare(data).validation
         pairs = [r.text_pair or "" for r in records] if data.text_pair_column else None
-        predicted = self.probabilities([r.text for r in records], pairs).argmax(-1)
+        probabilities = self.probabilities([r.text for r in records], pairs)
         index = {label: i for i, label in enumerate(self.labels)}
         y_true = [index[r.label] for r in records]
-        return classification.evaluation_report(y_true, predicted, self.labels,
+        return classification.evaluation_report(y_true, probabilities, self.labels,
                                                 spec or "validation")

@@ -13,6 +13,7 @@ from tfllm.data import examples as examples_lib
 from tfllm.data import lm_pipeline
 from tfllm.errors import DataError
 from tfllm.evaluation import language_model as lm_eval
+from tfllm.evaluation import text_overlap
 from tfllm.generation import SAMPLERS, USES, Decoder, GenerationError, SamplingOptions
 from tfllm.workdir import finished_run
 
@@ -125,23 +126,46 @@ class LanguageModel:
                                     options=options, seed=seed)
         return [self.detokenize(row) for row in new]
 
-    def evaluate(self, spec=""):
-        """Returns the perplexity report on a data source ('' = the run's validation split)."""
+    def records(self, spec=""):
+        """(records, pairs?, data config) of a data source ('' = the run's validation split)."""
         data = self.config.data
-        if spec:
-            if not (spec == "default" or spec.startswith("tfds:") or os.path.isfile(spec)):
-                raise DataError(f"--data: data file not found: {spec}")
-            data = data.copy_and_resolve_references()
-            with data.unlocked():
-                data.format = "auto"  # the file's own shape, whatever the run trained on
-            pairs = documents.is_pairs(spec, data)
-            records, bad = documents.usable(documents.read(spec, data, pairs))
-            examples_lib.check_bad_rows(bad, len(records) + len(bad), data.max_bad_fraction)
-        else:
+        if not spec:
             prepared = documents.prepare(data)
-            records, pairs = prepared.validation, prepared.pairs
+            return prepared.validation, prepared.pairs, data
+        if not (spec == "default" or spec.startswith("tfds:") or os.path.isfile(spec)):
+            raise DataError(f"--data: data file not found: {spec}")
+        data = data.copy_and_resolve_references()
+        with data.unlocked():
+            data.format = "auto"  # the file's own shape, whatever the run trained on
+        pairs = documents.is_pairs(spec, data)
+        records, bad = documents.usable(documents.read(spec, data, pairs))
+        examples_lib.check_bad_rows(bad, len(records) + len(bad), data.max_bad_fraction)
+        return records, pairs, data
+
+    def evaluate(self, spec="", generate=False, max_examples=0, batch_size=32):
+        """Returns the perplexity report on a data source ('' = the run's validation split).
+
+        With `generate`, the data must be prompt/response pairs: each prompt
+        is completed greedily and the report gains "generation", the
+        completions' BLEU, ROUGE-1/2/L and exact match against the responses
+        (`text_overlap.overlap_report`), on the first `max_examples` pairs
+        (0 = all).
+        """
+        records, pairs, data = self.records(spec)
         tokenize = lm_pipeline.tokenize_fn(self.tokenizer, data.cleaning)
         blocks, _ = lm_pipeline.packed_blocks(records, tokenize, self.end_id, pairs,
                                               data.prompt_template, data.max_seq_length)
         dataset = lm_pipeline.lm_dataset(blocks, data.batch_size, training=False)
-        return lm_eval.perplexity_report(self.model, dataset, spec or "validation")
+        report = lm_eval.perplexity_report(self.model, dataset, spec or "validation")
+        if generate:
+            if not pairs:
+                raise DataError(f"--data: {spec or 'the validation split'} has no prompt/response "
+                                "pairs to compare generations with")
+            scored = records[:max_examples] if max_examples else records
+            completions = []
+            for start in range(0, len(scored), batch_size):
+                batch = scored[start:start + batch_size]
+                completions += self.generate([r.text for r in batch], sampler="greedy")
+            report["generation"] = text_overlap.overlap_report(
+                [c.strip() for c in completions], [r.text_pair.strip() for r in scored])
+        return report

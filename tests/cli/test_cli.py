@@ -86,11 +86,17 @@ def test_own_csv_with_string_labels_trains_evaluates_and_predicts(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (workdir / "tokenizer/labels.txt").read_text().split() == ["food", "sport"]
 
-    evaluated = tfllm("evaluate", f"--workdir={workdir}")
+    evaluated = tfllm("evaluate", f"--workdir={workdir}", "--plot")
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     report = json.loads((workdir / "eval.json").read_text())
     assert report["accuracy"] >= 0.9  # two topics with disjoint words
     assert len(report["confusion_matrix"]) == 2
+    assert "micro-F1" in evaluated.stdout and "ECE" in evaluated.stdout
+    assert 0 <= report["ece"] <= 1 and sum(b["count"] for b in report["calibration"]["bins"]) \
+        == report["examples"]
+    for chart in ("training.png", "confusion.png", "reliability.png"):
+        png = (workdir / "plots" / chart).read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 5000, chart
 
     test = write_csv(tmp_path / "test.csv", [("the goal of the match", "sport"),
                                              ("bread with cheese", "food")])

@@ -40,3 +40,30 @@ def test_evaluate_reports_perplexity(workdir):
     result = tfllm("evaluate", f"--workdir={workdir}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "validation: perplexity" in result.stdout
+
+
+def test_evaluate_scores_greedy_completions_against_the_responses(workdir, tmp_path):
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in [
+        ("What is AI?", "Artificial intelligence."), ("Hello", "Hi there."),
+        ("Who are you?", "A small model.")]), encoding="utf-8")
+    output = tmp_path / "eval.json"
+    result = tfllm("evaluate", f"--workdir={workdir}", f"--data={pairs}", "--generate",
+                   "--max_examples=2", f"--output={output}", "--plot",
+                   f"--plot_dir={tmp_path / 'plots'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = json.loads(output.read_text())["generation"]
+    assert scores["examples"] == 2
+    assert set(scores) == {"examples", "bleu", "rouge1", "rouge2", "rougeL", "exact_match"}
+    assert all(0 <= scores[name] <= 1 for name in scores if name != "examples")
+    assert "rougeL" in result.stdout
+    assert (tmp_path / "plots" / "training.png").exists()
+
+
+def test_generate_flag_needs_pairs(workdir, tmp_path):
+    documents = tmp_path / "documents.txt"
+    documents.write_text("Some text without prompts.\n\nAnother document here.\n",
+                         encoding="utf-8")
+    result = tfllm("evaluate", f"--workdir={workdir}", f"--data={documents}", "--generate")
+    assert result.returncode == 2
+    assert "has no prompt/response pairs" in error_line(result)

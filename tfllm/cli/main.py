@@ -10,9 +10,12 @@ COMMANDS = {
     "predict": "Predict labels for texts with a finished run.",
     "generate": "Continue prompts with a finished language-model run.",
     "export": "Write a finished run as a TF Serving SavedModel version.",
+    "explain": "Show which tokens drove a classifier's prediction (integrated gradients).",
+    "probe-bias": "Swap paired terms (he/she, names) in texts and report prediction flips.",
 }
 
-MODULES = {"import": "import_checkpoint"}  # commands whose name is a Python keyword
+# Commands whose name is not a module name (a Python keyword, a dash).
+MODULES = {"import": "import_checkpoint", "probe-bias": "probe_bias"}
 
 USAGE = "usage: tfllm {" + ",".join(COMMANDS) + "} [--flags]   (tfllm COMMAND --help for flags)"
 

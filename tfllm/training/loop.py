@@ -128,13 +128,14 @@ def compile_model(model, config, steps_per_epoch):
     )
 
 
-def predict_ids(model, dataset):
-    """Returns (true ids, predicted ids) over a labelled dataset of one-hot labels."""
-    y_true, y_pred = [], []
+def predict_probabilities(model, dataset):
+    """Returns (true ids, class probabilities) over a labelled dataset of one-hot labels."""
+    y_true, probabilities = [], []
     for features, labels in dataset:
-        y_pred.append(np.argmax(model(features, training=False), axis=-1))
+        logits = tf.cast(model(features, training=False), tf.float32)
+        probabilities.append(tf.nn.softmax(logits).numpy())
         y_true.append(np.argmax(labels.numpy(), axis=-1))
-    return np.concatenate(y_true), np.concatenate(y_pred)
+    return np.concatenate(y_true), np.concatenate(probabilities)
 
 
 def write_json(path, value):
@@ -251,7 +252,8 @@ def train_and_evaluate(config, workdir):
         with runtime(resolved):
             model, val_ds = fit(resolved, own, examples, vocabulary, checkpoint, strategy, resume)
             save_model(model, own)
-            y_true, y_pred = predict_ids(model, val_ds)
-        report = classification.evaluation_report(y_true, y_pred, examples.labels, "validation")
+            y_true, probabilities = predict_probabilities(model, val_ds)
+        report = classification.evaluation_report(y_true, probabilities, examples.labels,
+                                                  "validation")
         write_json(own.eval, report)
     return {**report, "wall_seconds": round(time.perf_counter() - start, 1), "workdir": workdir}
