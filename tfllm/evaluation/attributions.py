@@ -73,7 +73,7 @@ class Explanation:
         """
         words = []
         last = len(self.tokens) - 1
-        for i, (token, score) in enumerate(zip(self.tokens, self.attributions)):
+        for i, (token, score) in enumerate(zip(self.tokens, self.attributions, strict=True)):
             if token in ("[CLS]", "[PAD]") or (token == "[SEP]" and i == last):
                 continue
             if token.startswith("##") and words and words[-1][0] not in SPECIAL_TOKENS:
@@ -246,7 +246,8 @@ def explain(classifier, text, target=None, steps=64, text_pair=None, batch_size=
 def _items(explanation, words):
     if words:
         return explanation.words()
-    return [(t, float(a)) for t, a in zip(explanation.tokens, explanation.attributions)]
+    pairs = zip(explanation.tokens, explanation.attributions, strict=True)
+    return [(token, float(score)) for token, score in pairs]
 
 
 def summary(explanation):
