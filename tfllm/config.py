@@ -23,6 +23,7 @@ DECAYS = ("linear", "cosine", "constant")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 TASKS = ("text_classification", "language_modeling")
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker", "tpu")
+PADDINGS = ("bucketed", "dynamic", "static")
 
 
 def _check(config, field, ok, expected):
@@ -83,6 +84,7 @@ _COMMON_CHECKS = [
 ]
 
 _CLASSIFIER_CHECKS = [
+    ("data.padding", lambda v: v in PADDINGS, f"one of {PADDINGS}"),
     ("data.max_seq_length", lambda v: 4 <= v <= 512, "an integer in [4, 512]"),
     ("tokenizer.vocabulary_size", lambda v: v >= 16, "an integer >= 16"),
     ("tokenizer.min_frequency", _positive, "a positive integer"),

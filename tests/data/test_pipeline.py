@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -5,6 +6,7 @@ from tests.helpers import smoke_config
 from tfllm.data import pipeline
 from tfllm.data import tokenizer
 from tfllm.data.records import Record
+from tfllm.training import loop
 
 VOCABULARY = tokenizer.RESERVED_TOKENS + ["hello", "world", "good", "bye"]
 
@@ -67,3 +69,42 @@ def test_features_fn_matches_inside_tf_data_and_eagerly():
     eager = to_features(texts)["token_ids"].numpy()
     mapped = next(iter(tf.data.Dataset.from_tensors(texts).map(to_features)))["token_ids"].numpy()
     np.testing.assert_array_equal(eager, mapped)
+
+
+def test_dynamic_padding_cuts_batches_without_changing_what_the_model_computes():
+    data = smoke_config().data
+    data.batch_size, data.max_seq_length = 4, 24
+    records = [Record("hello " * n, "ab"[n % 2]) for n in (1, 2, 3, 9, 2, 1, 4, 3)]
+    trimmed = list(pipeline.classification_dataset(records, ["a", "b"], preprocessor(24),
+                                                   data, False))
+    data.padding = "static"
+    full = list(pipeline.classification_dataset(records, ["a", "b"], preprocessor(24),
+                                                data, False))
+    # Longest examples: 11 tokens ([CLS] + 9 + [SEP]) -> 16; 6 -> 8.
+    assert [f["token_ids"].shape[1] for f, _ in trimmed] == [16, 8]
+    assert [f["token_ids"].shape[1] for f, _ in full] == [24, 24]
+
+    keras.utils.set_random_seed(0)
+    config = smoke_config()
+    model, _ = loop.build_model(loop.resolve(config, len(VOCABULARY)), len(VOCABULARY), 2)
+    for (short, _), (padded, _) in zip(trimmed, full, strict=True):
+        np.testing.assert_allclose(model(short, training=False), model(padded, training=False),
+                                   atol=1e-5)
+        width = short["token_ids"].shape[1]
+        assert np.array_equal(short["token_ids"], padded["token_ids"][:, :width])
+        assert not padded["padding_mask"].numpy()[:, width:].any()  # only padding was cut
+
+
+def test_bucketed_batches_hold_similar_lengths_and_drop_no_example():
+    data = smoke_config().data
+    data.batch_size, data.max_seq_length = 4, 40
+    assert data.padding == "bucketed"
+    records = [Record(f"w{i} " + "hello " * (i % 24), "ab"[i % 2]) for i in range(48)]
+    stream = pipeline.classification_dataset(records, ["a", "b"], preprocessor(40), data, True)
+    seen = []
+    for features, _ in stream.take(24):  # two passes' worth of batches
+        lengths = features["padding_mask"].numpy().sum(axis=1)
+        assert lengths.max() - lengths.min() < 8  # one 8-token bucket per batch
+        assert features["token_ids"].shape[1] == -(-lengths.max() // 8) * 8  # cut to longest
+        seen += lengths.tolist()
+    assert set(seen) == {3 + k for k in range(24)}  # every length comes through, none is stuck

@@ -6,8 +6,8 @@ POINT is where the process dies:
     batch       after training batch N (global count), before anything else runs;
     backup      while writing the backup of step N: its variables are on disk, its
                 state.json is not, and it has not been renamed into place;
-    checkpoint  while writing best.weights.h5 for the N-th time: the new weights are
-                in the temporary file, not yet renamed over the old ones.
+    checkpoint  while writing the N-th checkpoint file (checkpoints/*.weights.h5, periodic
+                or best): the new weights are in the temporary file, not yet renamed.
 """
 
 import os
@@ -47,7 +47,7 @@ def arm(point, n):
         replace, calls = atomic.replace, []
 
         def replace_then_die(path, write):
-            if path.endswith("best.weights.h5"):
+            if path.endswith(".weights.h5"):
                 calls.append(path)
                 if len(calls) == n:
                     write(atomic.temporary_name(path))

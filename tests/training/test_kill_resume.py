@@ -57,7 +57,7 @@ def test_killed_anywhere_and_restarted_ends_with_the_uninterrupted_weights(tmp_p
     killed_at("batch", 4, args)  # mid epoch 2; the latest backup is epoch 1's end (step 3)
     killed_at("backup", 6, args)  # resumes from step 3; dies writing epoch 2's end backup
     assert os.path.isdir(os.path.join(resumed, "backup", "step-000000006.tmp"))
-    killed_at("checkpoint", 1, args)  # resumes mid epoch 2 (step 4); dies saving the best
+    killed_at("checkpoint", 1, args)  # resumes mid epoch 2 (step 4); dies saving a checkpoint
     result = completed(args)  # resumes from the last complete backup and finishes
 
     assert "resumed from step" in result.stdout

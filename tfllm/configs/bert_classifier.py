@@ -30,6 +30,11 @@ def get_config(variant=""):
     data.max_seq_length = 64  # Tokens per example, [CLS] and [SEP]s included.
     data.batch_size = 32  # Examples per training step (global, across replicas).
     data.shuffle_buffer = 10_000  # Examples in the shuffle buffer.
+    # 'bucketed': training batches of similar lengths, each cut to its longest example
+    # (rounded up to 8 tokens), so short texts do not pay for max_seq_length positions;
+    # 'dynamic': random batches, cut the same way; 'static': every batch max_seq_length wide
+    # (fixed shapes for TPUs and XLA).
+    data.padding = "bucketed"
 
     data.cleaning = cleaning = ml_collections.ConfigDict()
     cleaning.strip_html = False  # Remove HTML tags and decode common entities.

@@ -74,7 +74,8 @@ def lm_dataset(blocks, batch_size, training, shuffle_buffer=10_000, seed=0, star
     features = {"token_ids": blocks["token_ids"], "padding_mask": blocks["padding_mask"]}
     dataset = tf.data.Dataset.from_tensor_slices((features, blocks["targets"], blocks["weights"]))
     if training:
-        return stream.training_stream(dataset, batch_size, shuffle_buffer, seed, start_batch)
+        return stream.training_stream(dataset, batch_size, shuffle_buffer, seed,
+                                      start_batch).prefetch(tf.data.AUTOTUNE)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 

@@ -68,9 +68,42 @@ def classification_dataset(records, labels, preprocessor, data_config, training,
     dataset = dataset.unbatch().apply(tf.data.experimental.assert_cardinality(len(records)))
     dataset = dataset.cache()
     if training:
-        return stream.training_stream(dataset, data_config.batch_size,
-                                      data_config.shuffle_buffer, seed, start_batch)
-    return dataset.batch(data_config.batch_size).prefetch(tf.data.AUTOTUNE)
+        buckets = (length_buckets(data_config.max_seq_length)
+                   if data_config.padding == "bucketed" else None)
+        batches = stream.training_stream(dataset, data_config.batch_size,
+                                         data_config.shuffle_buffer, seed, start_batch,
+                                         length=real_length if buckets else None,
+                                         bucket_boundaries=buckets)
+    else:
+        batches = dataset.batch(data_config.batch_size)
+    if data_config.padding != "static":
+        batches = batches.map(trim_padding, num_parallel_calls=tf.data.AUTOTUNE)
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def real_length(features, labels):
+    """Non-padding tokens of one example."""
+    del labels
+    return tf.reduce_sum(tf.cast(features["padding_mask"], tf.int32))
+
+
+def length_buckets(max_length, width=8):
+    """Bucket boundaries every `width` tokens: a bucket's examples differ by fewer than
+    `width` tokens, so cutting a batch to its longest wastes little."""
+    return list(range(width + 1, max_length + 1, width))
+
+
+def trim_padding(features, labels, multiple=8):
+    """Cuts a batch to its longest example, rounded up to a multiple of `multiple`.
+
+    Attention masks padding, so the real positions compute the same values;
+    a batch of short texts no longer pays for data.max_seq_length positions
+    in every layer. Rounding keeps the number of distinct shapes small.
+    """
+    longest = tf.reduce_max(tf.reduce_sum(tf.cast(features["padding_mask"], tf.int32), axis=1))
+    width = tf.minimum((longest + multiple - 1) // multiple * multiple,
+                       tf.shape(features["token_ids"])[1])
+    return {key: value[:, :width] for key, value in features.items()}, labels
 
 
 def mean_tokens(dataset):
