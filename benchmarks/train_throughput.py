@@ -72,8 +72,9 @@ def main(argv):
         config.data.padding = padding
         datasets[padding] = pipeline.classification_dataset(
             examples.train, examples.labels, preprocessor, config.data, training=True)
-        tokens = pipeline.mean_tokens(  # one pass also fills the cache before timing
+        mean = pipeline.mean_tokens(  # one pass also fills the cache before timing
             datasets[padding].take(len(examples.train) // config.data.batch_size))
+        tokens = mean if padding == "static" else tokens  # static batches: exactly one pass
     print(f"model {config.model.size}, batch {config.data.batch_size}, sequence "
           f"{config.data.max_seq_length}, {tokens:.1f} real tokens per example, "
           f"{steps} timed steps")
