@@ -20,7 +20,7 @@ from tfllm.models.sizes import BERT_SIZES, GPT_SIZES
 
 UNICODE_FORMS = ("", "NFC", "NFKC", "NFD", "NFKD")
 DECAYS = ("linear", "cosine", "constant")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 TASKS = ("text_classification", "language_modeling")
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker", "tpu")
 PADDINGS = ("bucketed", "dynamic", "static")

@@ -11,6 +11,7 @@ import tfllm
 from tests.helpers import smoke_config, toy_topics, write_csv
 from tfllm.training import callbacks as callbacks_lib
 from tfllm.training import loop
+from tfllm.training import precision
 
 
 def tiny_classifier(config):
@@ -166,3 +167,26 @@ def test_a_nan_loss_stops_the_run_naming_the_step_and_keeps_the_backup(tmp_path,
     monkeypatch.setattr(callbacks_lib, "standard_callbacks", standard)
     report = tfllm.train(config, workdir)  # the same command resumes and finishes
     assert np.isfinite(report["accuracy"])
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ({"fpu", "avx512f", "avx512_bf16"}, "mixed_bfloat16"),
+    ({"fpu", "amx_bf16"}, "mixed_bfloat16"),
+    ({"fpu", "avx2"}, "float32"),  # bfloat16 would be emulated: slower than float32
+])
+def test_auto_precision_takes_bfloat16_only_where_the_cpu_has_it(flags, expected, monkeypatch):
+    monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
+    monkeypatch.setattr(precision.tf.config, "list_physical_devices", lambda kind: [])
+    assert precision.resolve("auto") == expected
+    assert precision.resolve("float32") == "float32"  # an explicit choice stands
+    assert precision.resolve("auto", "tpu") == "mixed_bfloat16"
+    config = smoke_config()
+    config.runtime.mixed_precision = "auto"
+    assert loop.resolve(config, 100).runtime.mixed_precision == expected  # saved in config.json
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx512_bf16\n", encoding="utf-8")
+    assert precision.cpu_flags(str(cpuinfo)) == {"fpu", "sse", "avx512_bf16"}
+    assert precision.cpu_flags(str(tmp_path / "missing")) == set()

@@ -27,6 +27,7 @@ from tfllm.training import distribution
 from tfllm.training import fitting
 from tfllm.training import loop
 from tfllm.training import optimizers
+from tfllm.training import precision
 from tfllm.workdir import Paths
 
 
@@ -76,6 +77,8 @@ def resolve(config, vocabulary_size, pairs, checkpoint=None, training=True):
             dims = checkpoint.dims
         for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim"):
             backbone[key] = dims[key]
+        resolved.runtime.mixed_precision = precision.resolve(
+            config.runtime.mixed_precision, config.runtime.distribution)
     return resolved
 
 

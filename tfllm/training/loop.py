@@ -30,6 +30,7 @@ from tfllm.training import callbacks as callbacks_lib
 from tfllm.training import distribution
 from tfllm.training import fitting
 from tfllm.training import optimizers
+from tfllm.training import precision
 from tfllm.workdir import Paths
 
 
@@ -44,7 +45,8 @@ def runtime(config):
     keras.utils.set_random_seed(config.seed)
     if config.runtime.deterministic:
         tf.config.experimental.enable_op_determinism()
-    keras.mixed_precision.set_global_policy(config.runtime.mixed_precision)
+    keras.mixed_precision.set_global_policy(precision.resolve(
+        config.runtime.mixed_precision, config.runtime.get("distribution", "none")))
     try:
         yield
     finally:
@@ -88,6 +90,8 @@ def resolve(config, vocabulary_size, checkpoint=None):
             resolved.model.backbone[key] = kwargs[key]
         if checkpoint is not None:
             resolved.tokenizer.lowercase = checkpoint.lowercase
+        resolved.runtime.mixed_precision = precision.resolve(
+            config.runtime.mixed_precision, config.runtime.distribution)
     return resolved
 
 
