@@ -96,7 +96,7 @@ def get_config(variant=""):
 
     config.runtime = runtime = ml_collections.ConfigDict()
     runtime.deterministic = False  # Deterministic ops (slower) for bit-reproducible runs.
-    # 'float32', 'mixed_bfloat16' (CPUs with AVX-512 BF16, TPUs, recent GPUs) or
+    # 'float32', 'mixed_bfloat16' (CPUs with AVX-512 BF16, TPUs, recent GPUs),
     # 'mixed_float16' (GPUs; the loss is scaled dynamically so small gradients survive) or
     # 'auto' (mixed_bfloat16 where the hardware computes bfloat16 natively, else float32).
     runtime.mixed_precision = "float32"
