@@ -46,14 +46,15 @@ def classification_dataset(records, labels, preprocessor, data_config, training,
 
     Training batches are the endless `stream.training_stream` from
     `start_batch`; otherwise one pass in order, the last batch partial.
+    `data_config.padding` decides the batches' widths (see `trim_padding`).
 
     Args:
         records: list of Record with known labels.
         labels: the label vocabulary (a label's index is its class id).
         preprocessor: from `build_preprocessor`.
         data_config: the config's `data` section.
-        training: the shuffled training stream (full batches keep shapes static
-            and throughput counts exact), or one pass in order.
+        training: the shuffled training stream of full batches (so throughput
+            counts are exact), or one pass in order.
         seed: shuffle seed.
         start_batch: the training stream's first batch (a resumed run's step).
     """

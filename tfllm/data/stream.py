@@ -1,9 +1,9 @@
 """The training stream: endless batches whose order depends on the seed and nothing else.
 
-Pass k over the examples is shuffled by a shuffle op seeded from the run's
-seed (TensorFlow's global seed plus the op seed) and the pass number, and
-cut into full batches; batch n of the stream is the same in every process
-and every fresh pipeline. A run resumed at step n starts its stream at
+The passes over the examples are shuffled by a shuffle op seeded from the
+run's seed (TensorFlow's global seed plus the op seed), each pass in a new
+order, and cut into full batches (optionally by length bucket); batch n of
+the stream is the same in every process and every fresh pipeline. A run resumed at step n starts its stream at
 batch n and trains on what the uninterrupted run would have; workers of a
 distributed run read the same global batches and each keeps its share.
 """
