@@ -60,6 +60,7 @@ def test_smoke_run_writes_the_work_directory_contract(tmp_path):
     assert [line["epoch"] for line in lines] == [1, 2]
     assert lines[-1]["step"] == 6
     assert lines[-1]["examples_per_sec"] > 0 and lines[-1]["tokens_per_sec"] > 0
+    assert 100 < lines[-1]["rss_mb"] < 64 * 1024  # TensorFlow alone takes some hundreds of MiB
     resolved = json.loads((workdir / "config.json").read_text())
     assert resolved["model"]["backbone"]["hidden_dim"] == 16
     assert len((workdir / "tokenizer/labels.txt").read_text().splitlines()) == 21

@@ -5,6 +5,8 @@ import glob
 import json
 import math
 import os
+import resource
+import sys
 import time
 
 import keras
@@ -48,12 +50,23 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                 "--config.train.clipnorm) and run the same command to resume from it")
 
 
+def resident_megabytes():
+    """The process's resident set size now (Linux), else its peak so far, in MiB."""
+    if os.path.exists("/proc/self/statm"):
+        with open("/proc/self/statm", encoding="utf-8") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes there, else KiB
+
+
 class MetricsLog(keras.callbacks.Callback):
     """Appends one JSON object per epoch to `metrics.jsonl`.
 
     Each line has epoch, step, learning_rate, every logged metric (loss,
     accuracy, val_...), and throughput of the training part of the epoch
-    (validation excluded): examples_per_sec and tokens_per_sec.
+    (validation excluded): examples_per_sec and tokens_per_sec, and the
+    process's resident memory at the epoch's end (rss_mb), so growth across
+    epochs shows.
 
     Args:
         path: the metrics.jsonl file; lines are appended, so a resumed run
@@ -91,6 +104,7 @@ class MetricsLog(keras.callbacks.Callback):
                if key != "learning_rate"},
             "examples_per_sec": round(examples_per_sec, 2),
             "tokens_per_sec": round(examples_per_sec * self.tokens_per_example, 1),
+            "rss_mb": round(resident_megabytes(), 1),
         }
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
