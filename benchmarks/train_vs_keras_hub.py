@@ -136,8 +136,8 @@ def default_corpus(options, peaks):
     length, batch, labels = config.data.max_seq_length, config.data.batch_size, examples.labels
     print(f"\ndefault corpus: {len(examples.train)} training examples, model {config.model.size} "
           f"{dims['num_layers']}x{dims['hidden_dim']}, sequence {length}, batch {batch}")
-    print("| route | examples/s | real tokens/s | GFLOP/s | of matmul peak |")
-    print("|---|---|---|---|---|")
+    print("| route | examples/s | real tokens/s | GFLOP/s | of matmul peak | ratio |")
+    print("|---|---|---|---|---|---|")
 
     index = {label: i for i, label in enumerate(labels)}
     texts = tf.data.Dataset.from_tensor_slices(
