@@ -39,6 +39,20 @@ def toy_topics(n_per_label=40):
 
 
 
+def train_until_learned(tmp, rows, epochs=5):
+    """Trains the smoke classifier on `rows` (full passes, batch 8, learning rate 0.01, a
+    quarter held out) in `tmp/run`; returns (report, workdir)."""
+    import tfllm  # pylint: disable=import-outside-toplevel
+
+    config = smoke_config(train=write_csv(os.path.join(tmp, "train.csv"), rows),
+                          validation_fraction=0.25, batch_size=8)
+    config.train.epochs = epochs
+    config.train.steps_per_epoch = 0
+    config.train.learning_rate = 0.01
+    workdir = os.path.join(tmp, "run")
+    return tfllm.train(config, workdir), workdir
+
+
 def export_with_cli(workdir, export_dir):
     """Runs `tfllm export`; returns its stdout (the test fails on a non-zero exit)."""
     tfllm_bin = os.path.join(os.path.dirname(sys.executable), "tfllm")

@@ -6,20 +6,13 @@ import numpy as np
 import pytest
 
 import tfllm
-from tests.helpers import smoke_config, toy_topics, write_csv
+from tests.helpers import toy_topics, train_until_learned
 from tfllm.errors import DataError, TfllmError
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("api")
-    config = smoke_config(train=write_csv(tmp / "train.csv", toy_topics(60)),
-                          validation_fraction=0.25, batch_size=8)
-    config.train.epochs = 5
-    config.train.steps_per_epoch = 0
-    config.train.learning_rate = 0.01
-    workdir = str(tmp / "run")
-    return tfllm.train(config, workdir), workdir
+    return train_until_learned(str(tmp_path_factory.mktemp("api")), toy_topics(60))
 
 
 def test_train_returns_the_validation_report_it_saved(trained):

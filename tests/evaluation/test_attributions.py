@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 import tfllm
-from tests.helpers import smoke_config, toy_topics, write_csv
+from tests.helpers import toy_topics, train_until_learned
 from tfllm.errors import TfllmError
 from tfllm.evaluation import attributions
 from tfllm.models import heads
@@ -25,15 +25,8 @@ FOOD = "some cheese with the bread number 7"
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("explain")
-    config = smoke_config(train=write_csv(tmp / "train.csv", toy_topics(40)),
-                          validation_fraction=0.25, batch_size=8)
-    config.train.epochs = 4
-    config.train.steps_per_epoch = 0
-    config.train.learning_rate = 0.01
-    workdir = str(tmp / "run")
-    tfllm.train(config, workdir)
-    return workdir
+    return train_until_learned(str(tmp_path_factory.mktemp("explain")), toy_topics(40),
+                               epochs=4)[1]
 
 
 @pytest.fixture(scope="module")

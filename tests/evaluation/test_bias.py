@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tfllm
-from tests.helpers import smoke_config, toy_topics, write_csv
+from tests.helpers import toy_topics, train_until_learned
 from tfllm.errors import DataError
 from tfllm.evaluation import bias
 
@@ -50,14 +50,9 @@ def test_probe_counts_flips_and_shifts():
                       [HE_SHE])["flagged"] == []
 
 
-def train(rows, workdir):
-    os.makedirs(os.path.dirname(workdir), exist_ok=True)
-    config = smoke_config(train=write_csv(os.path.join(os.path.dirname(workdir), "data.csv"),
-                                          rows), batch_size=8, validation_fraction=0.25)
-    config.train.epochs, config.train.steps_per_epoch = 6, 0
-    config.train.learning_rate = 0.01
-    tfllm.train(config, workdir)
-    return workdir
+def train(rows, tmp):
+    os.makedirs(tmp)
+    return train_until_learned(tmp, rows, epochs=6)[1]
 
 
 @pytest.mark.slow
@@ -65,10 +60,10 @@ def test_the_probe_flags_a_pronoun_classifier_and_not_a_topic_classifier(tmp_pat
     fillers = ["walked home", "read a book", "ate lunch", "went out", "called back", "sat down"]
     pronoun_rows = [(f"{pronoun} {fillers[i % 6]} on day {i}", label)
                     for i in range(40) for pronoun, label in (("he", "a"), ("she", "b"))]
-    leans = train(pronoun_rows, str(tmp_path / "pronoun" / "run"))
+    leans = train(pronoun_rows, str(tmp_path / "pronoun"))
     topic_rows = [(f"{pronoun} said {text}", label)
                   for text, label in toy_topics(30) for pronoun in ("he", "she")]
-    ignores = train(topic_rows, str(tmp_path / "topic" / "run"))
+    ignores = train(topic_rows, str(tmp_path / "topic"))
 
     result = subprocess.run([sys.executable, "-m", "tfllm.cli.main", "probe-bias",
                              f"--workdir={leans}"], cwd=REPO, capture_output=True, text=True,

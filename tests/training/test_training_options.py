@@ -88,13 +88,18 @@ def predictions_after_training(config, x, y, x_eval):
         return model, np.asarray(keras.ops.softmax(model(x_eval, training=False)), np.float32)
 
 
-def test_mixed_precision_trains_like_float32():
+def no_dropout_and_a_batch(seed):
+    """The smoke config without dropout, and 8 random examples of 12 tokens, 3 classes."""
     config = smoke_config()
     config.model.backbone.dropout = config.model.head_dropout = 0.0
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     x = {"token_ids": rng.integers(5, 50, (8, 12)).astype(np.int32),
          "segment_ids": np.zeros((8, 12), np.int32), "padding_mask": np.ones((8, 12), bool)}
-    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 8)]
+    return config, x, np.eye(3, dtype=np.float32)[rng.integers(0, 3, 8)]
+
+
+def test_mixed_precision_trains_like_float32():
+    config, x, y = no_dropout_and_a_batch(1)
     _, reference = predictions_after_training(config, x, y, x)
 
     config.runtime.mixed_precision = "mixed_bfloat16"
@@ -121,12 +126,7 @@ def test_mixed_precision_trains_like_float32():
 
 
 def test_xla_train_step_trains_like_the_plain_one():
-    config = smoke_config()
-    config.model.backbone.dropout = config.model.head_dropout = 0.0
-    rng = np.random.default_rng(2)
-    x = {"token_ids": rng.integers(5, 50, (8, 12)).astype(np.int32),
-         "segment_ids": np.zeros((8, 12), np.int32), "padding_mask": np.ones((8, 12), bool)}
-    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 8)]
+    config, x, y = no_dropout_and_a_batch(2)
     plain, reference = predictions_after_training(config, x, y, x)
     config.runtime.jit_compile = True
     compiled, probabilities = predictions_after_training(config, x, y, x)
