@@ -42,21 +42,21 @@ def features_fn(preprocessor, cleaning_config):
 
 def classification_dataset(records, labels, preprocessor, data_config, training, seed=0,
                            start_batch=0):
-    """Returns a tf.data.Dataset of (features, one-hot label) batches.
+    """Returns a tf.data.Dataset of (features, one-hot label) batches: `cached_features`
+    of `records`, then `batches` of them (see both)."""
+    return batches(cached_features(records, labels, preprocessor, data_config), data_config,
+                   training, seed, start_batch)
 
-    Training batches are the endless `stream.training_stream` from
-    `start_batch`; otherwise one pass in order, the last batch partial.
-    `data_config.padding` decides the batches' widths (see `trim_padding`).
+
+def cached_features(records, labels, preprocessor, data_config):
+    """Returns the unbatched (features, one-hot label) examples, tokenized once: the cache
+    is filled by the first full pass and shared by every pipeline built on it.
 
     Args:
         records: list of Record with known labels.
         labels: the label vocabulary (a label's index is its class id).
         preprocessor: from `build_preprocessor`.
         data_config: the config's `data` section.
-        training: the shuffled training stream of full batches (so throughput
-            counts are exact), or one pass in order.
-        seed: shuffle seed.
-        start_batch: the training stream's first batch (a resumed run's step).
     """
     index = {label: i for i, label in enumerate(labels)}
     ids = np.array([index[r.label] for r in records], np.int32)
@@ -67,19 +67,34 @@ def classification_dataset(records, labels, preprocessor, data_config, training,
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     # unbatch() loses the cardinality; restoring it lets Keras size validation runs.
     dataset = dataset.unbatch().apply(tf.data.experimental.assert_cardinality(len(records)))
-    dataset = dataset.cache()
+    return dataset.cache()
+
+
+def batches(examples, data_config, training, seed=0, start_batch=0):
+    """Batches `cached_features`: the endless `stream.training_stream` from `start_batch`
+    when `training`, otherwise one pass in order, the last batch partial.
+    `data_config.padding` decides the batches' widths (see `trim_padding`).
+
+    Args:
+        examples: from `cached_features`.
+        data_config: the config's `data` section.
+        training: the shuffled training stream of full batches (so throughput
+            counts are exact), or one pass in order.
+        seed: shuffle seed.
+        start_batch: the training stream's first batch (a resumed run's step).
+    """
     if training:
         buckets = (length_buckets(data_config.max_seq_length)
                    if data_config.padding == "bucketed" else None)
-        batches = stream.training_stream(dataset, data_config.batch_size,
+        batched = stream.training_stream(examples, data_config.batch_size,
                                          data_config.shuffle_buffer, seed, start_batch,
                                          length=real_length if buckets else None,
                                          bucket_boundaries=buckets)
     else:
-        batches = dataset.batch(data_config.batch_size)
+        batched = examples.batch(data_config.batch_size)
     if data_config.padding != "static":
-        batches = batches.map(trim_padding, num_parallel_calls=tf.data.AUTOTUNE)
-    return batches.prefetch(tf.data.AUTOTUNE)
+        batched = batched.map(trim_padding, num_parallel_calls=tf.data.AUTOTUNE)
+    return batched.prefetch(tf.data.AUTOTUNE)
 
 
 def real_length(features, labels):
@@ -108,7 +123,7 @@ def trim_padding(features, labels, multiple=8):
 
 
 def mean_tokens(dataset):
-    """Mean non-padding tokens per example over one pass (fills the cache too)."""
+    """Mean non-padding tokens per example over one pass of a finite dataset."""
     tokens = examples = 0
     for features, _ in dataset:
         mask = features["padding_mask"].numpy()

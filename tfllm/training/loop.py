@@ -192,10 +192,15 @@ def fit(config, paths, examples, vocabulary, checkpoint, strategy, resume):
         tokenizer_lib.build_tokenizer(vocabulary, config.tokenizer.lowercase),
         config.data.max_seq_length)
 
+    train = pipeline.cached_features(examples.train, examples.labels, preprocessor,
+                                     config.data)
+    # One pass in order tokenizes the training set into the cache every stream reads.
+    tokens_per_example = pipeline.mean_tokens(
+        pipeline.batches(train, config.data, training=False))
+
     def stream(start_batch):
-        return pipeline.classification_dataset(
-            examples.train, examples.labels, preprocessor, config.data, training=True,
-            seed=config.seed, start_batch=start_batch)
+        return pipeline.batches(train, config.data, training=True, seed=config.seed,
+                                start_batch=start_batch)
 
     val_ds = pipeline.classification_dataset(
         examples.validation, examples.labels, preprocessor, config.data, training=False)
@@ -208,8 +213,7 @@ def fit(config, paths, examples, vocabulary, checkpoint, strategy, resume):
     if report is not None:
         report_import(report, paths)
     callbacks = callbacks_lib.standard_callbacks(
-        config.train, paths, config.data.batch_size,
-        pipeline.mean_tokens(stream(0).take(steps_per_epoch)), steps_per_epoch, resume,
+        config.train, paths, config.data.batch_size, tokens_per_example, steps_per_epoch, resume,
         chief=distribution.is_chief(config.runtime.distribution),
         distributed=config.runtime.distribution != "none")
     fitting.fit(model, stream, val_ds, config.train.epochs, steps_per_epoch, callbacks, resume,
