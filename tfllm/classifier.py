@@ -8,7 +8,9 @@ import tensorflow as tf
 from tfllm.data import examples as examples_lib
 from tfllm.data import labels as labels_lib
 from tfllm.data import pipeline
+from tfllm.data import sources
 from tfllm.data import tokenizer as tokenizer_lib
+from tfllm.errors import DataError
 from tfllm.evaluation import classification
 from tfllm.workdir import finished_run
 
@@ -40,6 +42,19 @@ class TextClassifier:
         # (keras-hub takes a pure-Python path when eager).
         self.to_features = pipeline.features_fn(self.preprocessor, self.config.data.cleaning)
         self._features = tf.function(self.to_features, reduce_retracing=True)
+
+    def read_texts(self, spec):
+        """(texts, text pairs or None) of a data source, labels not needed; DataError at
+        the first bad row."""
+        data = self.config.data
+        records = sources.read_records(  # labels, if the file has them, are not needed
+            spec, text_column=data.text_column, text_pair_column=data.text_pair_column,
+            label_column="", data_dir=data.tfds_data_dir)
+        bad = [r for r in records if r.problem]
+        if bad:
+            raise DataError(f"{bad[0].origin}: {bad[0].problem}")
+        pairs = [r.text_pair or "" for r in records] if data.text_pair_column else None
+        return [r.text for r in records], pairs
 
     def probabilities(self, texts, text_pairs=None, batch_size=64):
         """Returns class probabilities, shape (len(texts), num_labels)."""

@@ -17,16 +17,7 @@ _TOP_K = flags.DEFINE_integer("top_k", 3, "Probabilities printed per text (the m
 
 def _texts(classifier):
     if _INPUT.value:
-        from tfllm.data import sources  # pylint: disable=import-outside-toplevel
-        data = classifier.config.data
-        records = sources.read_records(  # labels, if the file has them, are not needed
-            _INPUT.value, text_column=data.text_column, text_pair_column=data.text_pair_column,
-            label_column="", data_dir=data.tfds_data_dir)
-        bad = [r for r in records if r.problem]
-        if bad:
-            raise app.TfllmError(f"{bad[0].origin}: {bad[0].problem}")
-        pairs = [r.text_pair or "" for r in records] if data.text_pair_column else None
-        return [r.text for r in records], pairs
+        return classifier.read_texts(_INPUT.value)
     if not _TEXT.value:
         raise app.TfllmError("nothing to predict: pass --text=... (repeatable) or --input=FILE")
     if _TEXT_PAIR.value and len(_TEXT_PAIR.value) != len(_TEXT.value):

@@ -24,19 +24,10 @@ _OUTPUT = flags.DEFINE_string("output", "", "Report file; default WORKDIR/bias.j
 
 
 def _texts(classifier):
-    from tfllm.data import examples as examples_lib  # pylint: disable=import-outside-toplevel
-    from tfllm.data import sources  # pylint: disable=import-outside-toplevel
-
-    data = classifier.config.data
     if not _DATA.value:
-        return [r.text for r in examples_lib.prepare(data).validation]
-    records = sources.read_records(_DATA.value, text_column=data.text_column,
-                                   text_pair_column="", label_column="",
-                                   data_dir=data.tfds_data_dir)
-    bad = [r for r in records if r.problem]
-    if bad:
-        raise app.TfllmError(f"{bad[0].origin}: {bad[0].problem}")
-    return [r.text for r in records]
+        from tfllm.data import examples as examples_lib  # pylint: disable=import-outside-toplevel
+        return [r.text for r in examples_lib.prepare(classifier.config.data).validation]
+    return classifier.read_texts(_DATA.value)[0]
 
 
 def main(argv):
