@@ -34,3 +34,11 @@ def test_vocabulary_without_special_tokens_is_rejected(tmp_path):
     path.write_text("hello\nworld\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"vocab\.txt: vocabulary lacks special tokens"):
         tokenizer.load_vocabulary(str(path))
+
+
+def test_uncased_tokenizer_strips_accents_as_uncased_bert_was_pretrained():
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "cafe", "resume"]
+    uncased = tokenizer.build_tokenizer(vocabulary, lowercase=True)
+    assert np.asarray(uncased("Café RÉSUMÉ")).tolist() == [5, 6]
+    cased = tokenizer.build_tokenizer(vocabulary)
+    assert np.asarray(cased("Café resume")).tolist() == [1, 6]

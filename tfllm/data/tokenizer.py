@@ -57,4 +57,5 @@ def build_tokenizer(vocabulary, lowercase=False):
     `lowercase=True` (uncased pretrained checkpoints) also strips accents, as
     their tokenizer did in pretraining.
     """
-    return keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=lowercase)
+    return keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=lowercase,
+                                          strip_accents=lowercase)
