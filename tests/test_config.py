@@ -89,6 +89,7 @@ def test_gpt_configs_are_valid():
     ("generation.temperature", 0.0, "expected a positive number"),
     ("generation.top_p", 1.5, "expected a probability in (0, 1]"),
     ("generation.num_beams", 0, "expected a positive integer"),
+    ("generation.weights_dtype", "float16", "expected one of ('float32', 'bfloat16')"),
     ("data.prompt_template", "Q: ", "expected a template containing {prompt} once"),
     ("data.prompt_template", "{prompt} {prompt}", "expected a template containing {prompt} once"),
     ("data.format", "chat", "expected one of ('auto', 'documents', 'pairs')"),

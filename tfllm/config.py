@@ -13,7 +13,7 @@ import ml_collections
 
 from tfllm.errors import ConfigError
 from tfllm.data.documents import FORMATS as DATA_FORMATS
-from tfllm.generation import SAMPLERS
+from tfllm.generation import SAMPLERS, WEIGHT_DTYPES
 from tfllm.models import sources
 from tfllm.models.heads import POOLINGS
 from tfllm.models.sizes import BERT_SIZES, GPT_SIZES
@@ -111,6 +111,7 @@ _LM_CHECKS = [
     ("generation.top_k", _positive, "a positive integer"),
     ("generation.top_p", lambda v: 0 < v <= 1, "a probability in (0, 1]"),
     ("generation.num_beams", _positive, "a positive integer"),
+    ("generation.weights_dtype", lambda v: v in WEIGHT_DTYPES, f"one of {WEIGHT_DTYPES}"),
 ]
 
 

@@ -14,7 +14,8 @@ from tfllm.data import lm_pipeline
 from tfllm.errors import DataError
 from tfllm.evaluation import language_model as lm_eval
 from tfllm.evaluation import text_overlap
-from tfllm.generation import SAMPLERS, USES, Decoder, GenerationError, SamplingOptions
+from tfllm.generation import (SAMPLERS, USES, WEIGHT_DTYPES, Decoder, GenerationError,
+                              SamplingOptions, cast_copy)
 from tfllm.workdir import finished_run
 
 
@@ -48,8 +49,17 @@ class LanguageModel:
             input_signature=[tf.TensorSpec([None], tf.string)])
         self._detokenize = tf.function(self.tokenizer.detokenize,
                                        input_signature=[tf.TensorSpec([None, None], tf.int32)])
+        self.set_weights_dtype(self.config.generation.get("weights_dtype", "float32"))
+
+    def set_weights_dtype(self, dtype):
+        """Decodes with the weights in `dtype` ('float32' or 'bfloat16'; see the config's
+        generation.weights_dtype); `self.model` keeps its float32 weights."""
+        if dtype not in WEIGHT_DTYPES:
+            raise GenerationError(f"weights_dtype: got {dtype!r}, expected one of "
+                                  f"{WEIGHT_DTYPES}")
+        model = self.model if dtype == "float32" else cast_copy(self.model, dtype)
         # A prompt starts after end-of-text, as every text did in training.
-        self.decoder = Decoder(self.model, self.end_id, self.context_length,
+        self.decoder = Decoder(model, self.end_id, self.context_length,
                                jit_compile=self.config.generation.jit_compile,
                                start_id=self.end_id)
 

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfllm.generation import Decoder, GenerationError, SamplingOptions
+from tfllm.generation import Decoder, GenerationError, SamplingOptions, cast_copy
 from tfllm.models import gpt
 
 VOCAB = 40
@@ -52,6 +52,20 @@ def test_ragged_batch_equals_each_prompt_alone(causal_lm):
     for prompt, row in zip(PROMPTS, together):
         assert len(row) == 10
         assert row.tolist() == decoder.generate([prompt], max_new_tokens=10)[0].tolist()
+
+
+def test_bfloat16_copy_keeps_clear_greedy_choices(causal_lm):
+    copy = cast_copy(causal_lm, "bfloat16")
+    assert {w.dtype for w in copy.weights} == {"bfloat16"}
+    assert {w.dtype for w in causal_lm.weights} == {"float32"}
+    x = {"token_ids": PROMPTS[1][None], "padding_mask": np.ones((1, 6), bool)}
+    full = np.asarray(causal_lm(x))
+    half = np.asarray(copy(x)).astype(np.float32)
+    assert np.abs(half - full).max() < 0.05 * np.abs(full).max()
+    decoder = Decoder(copy, end_id=VOCAB + 5, context_length=CONTEXT)
+    for prompt in PROMPTS:  # argmax margins here are far wider than bfloat16's rounding
+        got = decoder.generate([prompt], max_new_tokens=12)[0]
+        assert got.tolist() == reference_greedy(causal_lm, prompt, 12)
 
 
 @pytest.mark.parametrize("options", [

@@ -84,6 +84,17 @@ def test_generation_arguments_are_checked(run):
         model.generate(["hello"], sampler="top_p", top_p=2.0)
 
 
+def test_bfloat16_weights_decode_the_same_prompts(run):
+    model = tfllm.load(workdir=run[0])
+    model.set_weights_dtype("bfloat16")
+    assert {w.dtype for w in model.decoder.causal_lm.weights} == {"bfloat16"}
+    assert {w.dtype for w in model.model.weights} == {"float32"}  # evaluation keeps float32
+    bfloat16 = model.generate(["What is AI?", "Hi"], max_new_tokens=6)
+    assert len(bfloat16) == 2 and all(isinstance(text, str) for text in bfloat16)
+    with pytest.raises(GenerationError, match="weights_dtype: got 'int4'"):
+        model.set_weights_dtype("int4")
+
+
 def test_prompt_tokens_carry_no_loss():
     tokenizer = bpe.build_tokenizer(*bpe.learn(["question answer words"] * 5, 300))
     tokenize = lm_pipeline.tokenize_fn(tokenizer, gpt_lm.get_config().data.cleaning)

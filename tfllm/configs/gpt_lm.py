@@ -93,6 +93,10 @@ def get_config(variant=""):
     generation.top_p = 0.9  # Probability mass kept by the 'top_p' (nucleus) sampler.
     generation.num_beams = 4  # Beams of the 'beam' sampler.
     generation.jit_compile = True  # XLA-compile the decoding loop (measured faster on CPU).
+    # Weights of the in-process decoder: 'float32', or 'bfloat16' (half the bytes read per
+    # token: 2.2x faster at batch 1 on a 135M model, but a greedy text can part from
+    # float32's where two tokens are nearly tied). Exports keep float32.
+    generation.weights_dtype = "float32"
 
     config.runtime = runtime = ml_collections.ConfigDict()
     runtime.deterministic = False  # Deterministic ops (slower) for bit-reproducible runs.
