@@ -6,7 +6,7 @@ trained state (weights, optimizer, metrics; written, synced and renamed),
 and prints the overhead at the config's train.backup_every_steps. Medians
 of per-step times; backups are timed as a mean over --backups.
 
-    python benchmarks/backup_cost.py [--steps=20] [--backups=5] [--size=mini]
+    python benchmarks/backup_cost.py [--steps=20] [--backups=5] [--size=] [--quick]
 """
 
 import os
@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 import tfllm  # noqa: F401  sets the Keras backend
+from common import options
 from tfllm.configs import bert_classifier, gpt_lm
 from tfllm.training import backup as backup_lib
 from tfllm.training import lm_loop
@@ -79,16 +80,16 @@ def seconds_per_backup(model, backups):
 
 
 def main(argv):
-    options = dict(arg.lstrip("-").split("=", 1) for arg in argv[1:])
-    steps, backups = int(options.get("steps", 20)), int(options.get("backups", 5))
+    args = options(argv, {"steps": 20, "backups": 5, "size": ""},
+                   quick={"steps": 2, "backups": 1, "size": "tiny"})
+    steps, backups = args.steps, args.backups
     print("| model | parameters | backup size | seconds per step | seconds per backup "
           "| overhead at backup_every_steps |")
     print("|---|---|---|---|---|---|")
     for name, get_config, build in (("bert_classifier", bert_classifier.get_config, classifier),
                                     ("gpt_lm", gpt_lm.get_config, language_model)):
         config = get_config()
-        if "size" in options:
-            config.model.size = options["size"]
+        config.model.size = args.size or config.model.size
         with loop.runtime(config):
             config, model, x, y = build(config, steps)
             step = seconds_per_step(model, x, y, config.data.batch_size)

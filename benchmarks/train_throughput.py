@@ -5,7 +5,7 @@ corpus; the first (every batch padded to data.max_seq_length, float32, the
 defaults before dynamic padding) is the baseline and each row prints its
 ratio to it, in examples/s and in real (non-padding) tokens/s.
 
-    python benchmarks/train_throughput.py [--steps=40] [--size=mini]
+    python benchmarks/train_throughput.py [--steps=40] [--size=mini] [--quick]
 """
 
 import sys
@@ -14,6 +14,7 @@ import time
 import keras
 
 import tfllm  # noqa: F401  sets the Keras backend
+from common import options
 from tfllm.configs import bert_classifier
 from tfllm.data import examples as examples_lib
 from tfllm.data import pipeline
@@ -46,7 +47,7 @@ class StepTimer(keras.callbacks.Callback):
         self.seconds = time.perf_counter() - self.start
 
 
-def examples_per_second(config, train_ds, vocabulary_size, num_labels, steps, skip=5):
+def examples_per_second(config, train_ds, vocabulary_size, num_labels, steps, skip):
     with loop.runtime(config):
         model, _ = loop.build_model(config, vocabulary_size, num_labels)
         loop.compile_model(model, config, steps_per_epoch=steps)
@@ -57,24 +58,25 @@ def examples_per_second(config, train_ds, vocabulary_size, num_labels, steps, sk
 
 
 def main(argv):
-    options = dict(arg.lstrip("-").split("=", 1) for arg in argv[1:])
-    steps = int(options.get("steps", 40))
+    args = options(argv, {"steps": 40, "warmup": 5, "size": "mini"},
+                   quick={"steps": 2, "warmup": 1, "size": "tiny"})
+    steps = args.steps
     config = bert_classifier.get_config()
-    config.model.size = options.get("size", config.model.size)
+    config.model.size = args.size
     examples = examples_lib.prepare(config.data)
     texts = [r.text.lower() for r in examples.train]
     vocabulary = tokenizer_lib.learn_vocabulary(texts, config.tokenizer.vocabulary_size)
     config = loop.resolve(config, len(vocabulary))
     preprocessor = pipeline.build_preprocessor(
         tokenizer_lib.build_tokenizer(vocabulary), config.data.max_seq_length)
-    datasets = {}
+    datasets, means = {}, {}
     for padding in ("static", "dynamic", "bucketed"):
         config.data.padding = padding
         datasets[padding] = pipeline.classification_dataset(
             examples.train, examples.labels, preprocessor, config.data, training=True)
-        mean = pipeline.mean_tokens(  # one pass also fills the cache before timing
+        means[padding] = pipeline.mean_tokens(  # one pass also fills the cache before timing
             datasets[padding].take(len(examples.train) // config.data.batch_size))
-        tokens = mean if padding == "static" else tokens  # static batches: exactly one pass
+    tokens = means["static"]  # static batches: exactly one pass
     print(f"model {config.model.size}, batch {config.data.batch_size}, sequence "
           f"{config.data.max_seq_length}, {tokens:.1f} real tokens per example, "
           f"{steps} timed steps")
@@ -85,7 +87,7 @@ def main(argv):
         config.runtime.mixed_precision = precision
         config.runtime.jit_compile = jit
         speed = examples_per_second(config, datasets[padding], len(vocabulary),
-                                    len(examples.labels), steps)
+                                    len(examples.labels), steps, args.warmup)
         baseline = baseline or speed
         print(f"| {name} | {speed:.1f} | {speed * tokens:.0f} | {speed / baseline:.2f} |",
               flush=True)

@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfllm  # noqa: F401  sets the Keras backend
+from common import options as parse_options
 from tfllm.configs import bert_classifier
 from tfllm.data import examples as examples_lib
 from tfllm.data import pipeline
@@ -207,13 +208,10 @@ def full_length(options, peaks):
 
 
 def main(argv):
-    options = dict(arg.lstrip("-").split("=", 1) if "=" in arg else (arg.lstrip("-"), "1")
-                   for arg in argv[1:])
-    quick = "quick" in options
-    options = {"quick": quick, "warmup": 2 if quick else 5,
-               "steps": int(options.get("steps", 2 if quick else 20)),
-               "repeats": int(options.get("repeats", 1 if quick else 3))}
-    size = 256 if quick else 2048
+    args = parse_options(argv, {"steps": 20, "repeats": 3, "warmup": 5},
+                         quick={"steps": 2, "repeats": 1, "warmup": 1})
+    options = vars(args)
+    size = 256 if args.quick else 2048
     peaks = {"float32": matmul_peak(tf.float32, size), "bfloat16": matmul_peak(tf.bfloat16, size)}
     print(f"matmul peak ({size}^3): float32 {peaks['float32']:.0f} GFLOP/s, "
           f"bfloat16 {peaks['bfloat16']:.0f} GFLOP/s")
