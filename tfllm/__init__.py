@@ -2,8 +2,9 @@
 
 Python API:
     tfllm.train(config, workdir)  -> evaluation report of the finished run
-    tfllm.load(workdir)           -> TextClassifier (predict, evaluate) or LanguageModel
-                                     (generate, evaluate), as the run's task says
+    tfllm.load(workdir)           -> TextClassifier (predict, evaluate), LanguageModel
+                                     (generate, evaluate) or Tagger (predict, evaluate),
+                                     as the run's task says
     tfllm.pipeline(task, model=workdir) -> Hugging Face-style callable
     tfllm.export(workdir, export_dir[, version]) -> the TF Serving version directory written
 """
@@ -20,8 +21,13 @@ import keras_hub  # noqa: E402,F401  pylint: disable=wrong-import-position,unuse
 from tfllm.models import pooling  # noqa: E402,F401
 from tfllm.models import llama  # noqa: E402,F401  (registers the saved Llama backbone)
 from tfllm.models import pretrained  # noqa: E402,F401
+from tfllm.models import token_head  # noqa: E402,F401  (the tagger's saved metric)
 from tfllm.training import optimizers  # noqa: E402,F401  (the saved optimizer's class)
 from tfllm.training import schedules  # noqa: E402,F401
+from tfllm.models import flat_einsum  # noqa: E402
+
+# Attention projections as one matmul each: identical values, faster gradients (see the module).
+flat_einsum.apply()
 
 __version__ = "0.1.0"
 
@@ -32,6 +38,9 @@ def train(config, workdir):
     if config.task == "language_modeling":
         from tfllm.training import lm_loop
         return lm_loop.train_and_evaluate(config, workdir)
+    if config.task == "tagging":
+        from tfllm.training import tagging_loop
+        return tagging_loop.train_and_evaluate(config, workdir)
     from tfllm.training import loop
     return loop.train_and_evaluate(config, workdir)
 
@@ -43,14 +52,18 @@ def import_checkpoint(config, workdir):
 
 
 def load(workdir):
-    """Loads a finished run: a TextClassifier or a LanguageModel, by the run's task."""
+    """Loads a finished run: a TextClassifier, a LanguageModel or a Tagger, by the run's task."""
     # pylint: disable=import-outside-toplevel
     from tfllm import config as config_lib
     from tfllm.workdir import Paths
     config_path = Paths(workdir).config
-    if os.path.exists(config_path) and config_lib.load(config_path).task == "language_modeling":
+    task = config_lib.load(config_path).task if os.path.exists(config_path) else ""
+    if task == "language_modeling":
         from tfllm.language_model import LanguageModel
         return LanguageModel(workdir)
+    if task == "tagging":
+        from tfllm.tagger import Tagger
+        return Tagger(workdir)
     from tfllm.classifier import TextClassifier
     return TextClassifier(workdir)
 
