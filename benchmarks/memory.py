@@ -7,7 +7,9 @@ Prints the RSS after each epoch, the process's peak RSS, and the growth per epoc
 fitted over the second half of the run (after warm-up: traces, caches, the
 optimizer's slots), the figure that shows a leak.
 
-    python benchmarks/memory.py [--config=bert_classifier] [--epochs=60] [--quick]
+    python benchmarks/memory.py [--config=bert_classifier] [--epochs=15] [--quick]
+
+15 epochs is the default run itself; --epochs=60 is the long-run check.
 """
 
 import json
@@ -24,7 +26,7 @@ from tfllm.configs import bert_classifier, gpt_lm
 
 
 def main(argv):
-    args = options(argv, {"config": "bert_classifier", "epochs": 60},
+    args = options(argv, {"config": "bert_classifier", "epochs": 15},
                    quick={"epochs": 2})
     configs = {"bert_classifier": bert_classifier.get_config, "gpt_lm": gpt_lm.get_config}
     if args.config not in configs:
