@@ -21,9 +21,10 @@ from tfllm.models.sizes import BERT_SIZES, GPT_SIZES
 UNICODE_FORMS = ("", "NFC", "NFKC", "NFD", "NFKD")
 DECAYS = ("linear", "cosine", "constant")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
-TASKS = ("text_classification", "language_modeling")
+TASKS = ("text_classification", "language_modeling", "tagging")
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker", "tpu")
 PADDINGS = ("bucketed", "dynamic", "static")
+TAG_SCHEMES = ("BIO", "BIOES")
 
 
 def _check(config, field, ok, expected):
@@ -115,14 +116,58 @@ _LM_CHECKS = [
 ]
 
 
+_TAGGER_CHECKS = [
+    ("data.train", _is_file_source,
+     "a CoNLL or .jsonl file of tagged sentences: pass --config.data.train=FILE "
+     "(python -m tfllm.data.toy_tagging FILE writes a toy one)"),
+    ("data.validation", lambda v: v == "" or _is_file_source(v),
+     "'' (hold out part of data.train) or a CoNLL or .jsonl file"),
+    ("data.scheme", lambda v: v in TAG_SCHEMES, f"one of {TAG_SCHEMES}"),
+    ("data.tokens_key", bool, "the JSON Lines key of the word list"),
+    ("data.tags_key", bool, "the JSON Lines key of the tag list"),
+    ("data.padding", lambda v: v in PADDINGS, f"one of {PADDINGS}"),
+    ("data.max_seq_length", lambda v: 4 <= v <= 512, "an integer in [4, 512]"),
+    ("tokenizer.vocabulary_size", lambda v: v >= 16, "an integer >= 16"),
+    ("tokenizer.min_frequency", _positive, "a positive integer"),
+    ("model.size", lambda v: v in BERT_SIZES, f"one of {tuple(BERT_SIZES)}"),
+    ("model.head_dropout", _fraction, "a rate in [0, 1)"),
+    ("train.l2", _non_negative, "a non-negative number"),
+]
+
+
+def _patterns(v):
+    """A comma-separated list of layer-name patterns, none of them empty (see training/lora.py)."""
+    return isinstance(v, str) and all(p.strip() for p in v.split(","))
+
+
+# The `train.lora` section (configs that have one): LoRA adapters instead of full fine-tuning.
+_LORA_CHECKS = [
+    ("train.lora.rank", lambda v: isinstance(v, int) and v >= 0,
+     "0 (off: every weight trains) or a positive adapter rank"),
+    ("train.lora.alpha", _non_negative, "0 (= rank) or a positive number"),
+    ("train.lora.dropout", _fraction, "a rate in [0, 1)"),
+    ("train.lora.targets", _patterns,
+     "comma-separated layer-name patterns, e.g. 'query,value'"),
+    ("train.lora.train_also", lambda v: v == "" or _patterns(v),
+     "'' or comma-separated layer-name patterns, e.g. 'pooled_dense'"),
+]
+
+
 def validate(config):
     """Raises ConfigError on the first field with a value no run could use."""
-    for field, ok, expected in _COMMON_CHECKS:
+    # A tagger has no default corpus: its data checks come first, so a missing
+    # --config.data.train is named as such.
+    tagger = config.task == "tagging"
+    for field, ok, expected in (_TAGGER_CHECKS if tagger else []) + _COMMON_CHECKS:
         _check(config, field, ok, expected)
     language_model = config.task == "language_modeling"
-    for field, ok, expected in (_LM_CHECKS if language_model else _CLASSIFIER_CHECKS):
-        _check(config, field, ok, expected)
+    if not tagger:
+        for field, ok, expected in (_LM_CHECKS if language_model else _CLASSIFIER_CHECKS):
+            _check(config, field, ok, expected)
 
+    if "lora" in config.train:
+        for field, ok, expected in _LORA_CHECKS:
+            _check(config, field, ok, expected)
     for field in ("data.train", "data.validation"):
         spec = config.data[field.split(".")[1]]
         if _is_file_source(spec) and not os.path.isfile(spec):

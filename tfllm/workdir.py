@@ -41,6 +41,16 @@ class Paths:
         return self._join("checkpoints", "best.weights.h5")
 
     @property
+    def best_adapters(self):
+        """A LoRA run's best epoch: its adapters, in place of `best` (see training/lora.py)."""
+        return self._join("checkpoints", "best.adapters.npz")
+
+    @property
+    def adapters(self):
+        """A LoRA run's final adapters, which load onto the base model (model.keras is merged)."""
+        return self._join("adapters.npz")
+
+    @property
     def backup(self):
         return self._join("backup")
 

@@ -1,7 +1,8 @@
 """`tfllm evaluate`: a finished run's report, into eval.json, printed as a table.
 
 Classifiers: accuracy, macro- and micro-F1, per-label precision/recall/F1,
-expected calibration error and the confusion matrix. Language models:
+expected calibration error and the confusion matrix. Taggers: entity
+precision/recall/F1, micro and per entity type, and tag accuracy. Language models:
 perplexity and tokens scored; with --generate, BLEU, ROUGE-1/2/L and exact
 match of greedy completions against the responses of prompt/response data.
 --plot adds PNG charts.
@@ -52,6 +53,18 @@ def print_language_model(report):
                         for name in ("bleu", "rouge1", "rouge2", "rougeL", "exact_match")))
 
 
+def print_tagging(report):
+    print(f"{report['split']}: entity F1 {report['f1']:.4f}  precision {report['precision']:.4f}"
+          f"  recall {report['recall']:.4f}  macro-F1 {report['macro_f1']:.4f}  tag accuracy "
+          f"{report['accuracy']:.4f}  on {report['sentences']} sentences, {report['support']} "
+          "entities")
+    width = max(len(name) for name in list(report["per_type"]) + ["entity"])
+    print(f"{'entity':<{width}}  precision  recall     f1  support")
+    for name, row in report["per_type"].items():
+        print(f"{name:<{width}}  {row['precision']:9.3f}  {row['recall']:6.3f}  {row['f1']:5.3f}"
+              f"  {row['support']:7d}")
+
+
 def main(argv):
     import tfllm  # pylint: disable=import-outside-toplevel
     from tfllm.evaluation import plots  # pylint: disable=import-outside-toplevel
@@ -62,6 +75,11 @@ def main(argv):
         report = model.evaluate(_DATA.value, generate=_GENERATE.value,
                                 max_examples=_MAX_EXAMPLES.value)
         print_language_model(report)
+    elif model.config.task == "tagging":
+        if _GENERATE.value:
+            raise app.TfllmError("--generate: a tagger generates no text; drop the flag")
+        report = model.evaluate(_DATA.value)
+        print_tagging(report)
     else:
         if _GENERATE.value:
             raise app.TfllmError("--generate: a classifier generates no text; drop the flag")

@@ -11,15 +11,18 @@ _EXPORT_DIR = flags.DEFINE_string(
     "export_dir", None, "TF Serving model directory; the version goes in EXPORT_DIR/N/.",
     required=True)
 _VERSION = flags.DEFINE_integer("version", None, "Version number; default: the next free one.")
+_ADAPTERS = flags.DEFINE_string(
+    "adapters", None, "A LoRA run's adapter file (e.g. checkpoints/ckpt-0003.adapters.npz) to "
+    "export merged into the run's base model; default: the run's model.keras (already merged).")
 
 
 def main(argv):
-    import tfllm  # pylint: disable=import-outside-toplevel
-    from tfllm.serving import describe  # pylint: disable=import-outside-toplevel
+    from tfllm.serving import describe, writer  # pylint: disable=import-outside-toplevel
 
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-    version_dir = tfllm.export(_WORKDIR.value, _EXPORT_DIR.value, version=_VERSION.value)
+    version_dir = writer.export(_WORKDIR.value, _EXPORT_DIR.value, version=_VERSION.value,
+                                adapters=_ADAPTERS.value)
     signatures = tf.saved_model.load(version_dir).signatures  # loaded once, described twice
     model_name = os.path.basename(os.path.normpath(_EXPORT_DIR.value))
     print(f"exported {version_dir}")

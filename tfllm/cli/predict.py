@@ -1,4 +1,5 @@
-"""`tfllm predict`: labels and probabilities for texts, one JSON object per line."""
+"""`tfllm predict`: labels and probabilities for texts (entities, for a tagger), one JSON
+object per line."""
 
 import json
 
@@ -31,6 +32,13 @@ def main(argv):
 
     classifier = tfllm.load(_WORKDIR.value)
     texts, pairs = _texts(classifier)
+    if classifier.config.task == "tagging":
+        if pairs:
+            raise app.TfllmError("--text_pair: a tagger tags single texts; drop the flag")
+        for text, spans in zip(texts, classifier.predict(texts), strict=True):
+            entities = [{**span, "score": round(span["score"], 4)} for span in spans]
+            print(json.dumps({"text": text, "entities": entities}, ensure_ascii=False))
+        return
     for text, result in zip(texts, classifier.predict(texts, pairs)):
         top = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])[:_TOP_K.value]
         print(json.dumps({"text": text, "label": result["label"], "score": round(result["score"], 4),

@@ -49,6 +49,13 @@ def main(argv, config_flag):
         commands = [f"tfllm generate --workdir={workdir} --prompt='What is AI?'",
                     f"tfllm evaluate --workdir={workdir}",
                     f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
+    elif config.task == "tagging":
+        print(f"\nvalidation entity F1 {report['f1']:.3f} (precision {report['precision']:.3f}, "
+              f"recall {report['recall']:.3f}) on {report['support']} entities in "
+              f"{report['sentences']} sentences in {minutes}m{seconds:02d}s")
+        commands = [f"tfllm evaluate --workdir={workdir}",
+                    f"tfllm predict --workdir={workdir} --text='Anna lives in Paris.'",
+                    f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
     else:
         print(f"\nvalidation accuracy {report['accuracy']:.3f} on {report['examples']} examples "
               f"(majority-class baseline {report['majority_baseline']:.3f}, "

@@ -18,6 +18,7 @@ from tfllm.data import lm_pipeline
 from tfllm.errors import TfllmError
 from tfllm.language_model import LanguageModel
 from tfllm.serving import core_ops
+from tfllm.serving import tagger_module
 from tfllm.serving.classifier_module import ClassifierModule
 from tfllm.serving.lm_module import LanguageModelModule
 from tfllm.serving.warmup import write_warmup_requests
@@ -32,8 +33,13 @@ def next_version(export_dir):
     return max(versions, default=0) + 1
 
 
-def export(workdir, export_dir, version=None):
-    """Exports the finished run in `workdir`; returns the version directory written."""
+def export(workdir, export_dir, version=None, adapters=None):
+    """Exports the finished run in `workdir`; returns the version directory written.
+
+    A LoRA run's model.keras is already merged. `adapters` names one of its adapter files
+    instead (say checkpoints/ckpt-0003.adapters.npz): the run's base model is rebuilt from
+    its `model.init_from`, the file loaded onto it and merged, and that is exported.
+    """
     version = next_version(export_dir) if version is None else int(version)
     target = os.path.join(export_dir, str(version))
     if os.path.exists(target):
@@ -41,8 +47,12 @@ def export(workdir, export_dir, version=None):
                          f"(the next free one is {next_version(export_dir)})")
     import tfllm  # pylint: disable=import-outside-toplevel
     loaded = tfllm.load(workdir)
+    if adapters is not None:
+        loaded.model = with_adapters(loaded, adapters)
     if isinstance(loaded, LanguageModel):
         module, requests = language_model_module(loaded), language_model_warmup()
+    elif loaded.config.task == "tagging":
+        module, requests = tagger_module.export_parts(loaded)
     else:
         module = classifier_module(loaded)
         requests = warmup_requests(module)
@@ -57,6 +67,19 @@ def export(workdir, export_dir, version=None):
         if os.path.exists(staging):
             shutil.rmtree(staging)
     return target
+
+
+def with_adapters(loaded, adapters):
+    """The base model of the run `loaded` (a TextClassifier or LanguageModel) with the LoRA
+    adapter file `adapters` loaded and merged into its weights: a plain model."""
+    # pylint: disable=import-outside-toplevel
+    from tfllm.training import lm_loop, loop, lora
+    if loaded.config.task not in ("text_classification", "language_modeling"):
+        raise TfllmError(f"--adapters: {loaded.config.task} runs train no LoRA adapters")
+    build = lm_loop.base_model if isinstance(loaded, LanguageModel) else loop.base_model
+    model = build(loaded.workdir)
+    lora.load_adapters(model, adapters)
+    return lora.merge_lora(model)
 
 
 def classifier_module(classifier: TextClassifier):

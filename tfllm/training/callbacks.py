@@ -1,5 +1,12 @@
 """Callbacks a run needs beyond Keras's own: metrics log, atomic checkpoints that survive a
-resume, early stopping that does too, a NaN stop."""
+resume, early stopping that does too, a NaN stop.
+
+A model with LoRA (`tfllm.training.lora`) checkpoints its adapters alone, in adapter files
+beside where its weights would go (`ckpt-0003.adapters.npz` for `ckpt-0003.weights.h5`):
+Keras' `save_weights` would store each kernel merged with its adapter, and loading that file
+back would put the merged kernel under the adapter and zero the adapter, so the base weights
+would drift and the adapters saved at the end would be empty.
+"""
 
 import glob
 import json
@@ -14,6 +21,7 @@ import keras
 from tfllm import atomic
 from tfllm.errors import TfllmError
 from tfllm.training import backup as backup_lib
+from tfllm.training import lora
 
 
 class NonFiniteLoss(TfllmError):
@@ -124,8 +132,37 @@ def _write_lines(path, lines):
         f.writelines(lines)
 
 
+WEIGHTS_SUFFIX = ".weights.h5"
+ADAPTERS_SUFFIX = ".adapters.npz"
+
+
+def adapters_path(weights_path):
+    """Where a LoRA model keeps what `weights_path` holds for other models:
+    X.weights.h5 -> X.adapters.npz."""
+    return weights_path.removesuffix(WEIGHTS_SUFFIX) + ADAPTERS_SUFFIX
+
+
+def save_checkpoint(model, weights_path):
+    """Writes `model`'s weights to `weights_path` atomically; a LoRA model's adapters (and
+    train_also weights) to `adapters_path(weights_path)` instead. Returns the path written."""
+    if lora.lora_summary(model) is not None:
+        lora.save_adapters(model, adapters_path(weights_path))
+        return adapters_path(weights_path)
+    atomic.replace(weights_path, model.save_weights)
+    return weights_path
+
+
+def load_checkpoint(model, weights_path):
+    """Loads what `save_checkpoint(model, weights_path)` wrote back onto `model`."""
+    if lora.lora_summary(model) is not None:
+        lora.load_adapters(model, adapters_path(weights_path))
+    else:
+        model.load_weights(weights_path)
+
+
 class PeriodicCheckpoint(keras.callbacks.Callback):
-    """Saves weights every `every_epochs` epochs as ckpt-EPOCH.weights.h5, keeping the last `keep`.
+    """Saves weights every `every_epochs` epochs as ckpt-EPOCH.weights.h5 (a LoRA model: its
+    adapters, as ckpt-EPOCH.adapters.npz), keeping the last `keep`.
 
     Keras's ModelCheckpoint keeps every file it writes; a 30-epoch run of a
     small BERT would leave gigabytes behind.
@@ -141,9 +178,10 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
         if (epoch + 1) % self.every_epochs:
             return
         os.makedirs(self.directory, exist_ok=True)
-        path = os.path.join(self.directory, f"ckpt-{epoch + 1:04d}.weights.h5")
-        atomic.replace(path, self.model.save_weights)
-        kept = sorted(glob.glob(os.path.join(self.directory, "ckpt-*.weights.h5")))
+        written = save_checkpoint(
+            self.model, os.path.join(self.directory, f"ckpt-{epoch + 1:04d}{WEIGHTS_SUFFIX}"))
+        suffix = ADAPTERS_SUFFIX if written.endswith(ADAPTERS_SUFFIX) else WEIGHTS_SUFFIX
+        kept = sorted(glob.glob(os.path.join(self.directory, "ckpt-*" + suffix)))
         for old in kept[:-self.keep]:
             os.remove(old)
 
@@ -153,7 +191,8 @@ def _improves(value, best, mode):
 
 
 class BestCheckpoint(keras.callbacks.Callback):
-    """Keeps the weights of the best epoch by `monitor` in `path`, replaced atomically.
+    """Keeps the weights of the best epoch by `monitor` in `path`, replaced atomically (a LoRA
+    model: its adapters, in `adapters_path(path)`).
 
     Keras' ModelCheckpoint writes in place (a kill mid-write leaves a broken
     file) and forgets the best value when a run resumes.
@@ -170,7 +209,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         value = float(logs[self.monitor])
         if _improves(value, self.best, self.mode):
             self.best = value
-            atomic.replace(self.path, self.model.save_weights)
+            save_checkpoint(self.model, self.path)
 
     def backup_state(self):
         return {"best": self.best}
@@ -209,7 +248,7 @@ class EarlyStopping(keras.callbacks.Callback):
                   "stopping with the best epoch's weights", flush=True)
             self.model.stop_training = True
         if self.wait and (self.model.stop_training or epoch + 1 == self.epochs):
-            self.model.load_weights(self.best_path)
+            load_checkpoint(self.model, self.best_path)
 
     def backup_state(self):
         return {"best": self.best, "wait": self.wait}

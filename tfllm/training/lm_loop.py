@@ -28,7 +28,7 @@ from tfllm.training import fitting
 from tfllm.training import loop
 from tfllm.training import optimizers
 from tfllm.training import precision
-from tfllm.workdir import Paths
+from tfllm.workdir import Paths, finished_run
 
 
 def training_texts(examples, data_config):
@@ -131,6 +131,19 @@ def build_model(config, vocabulary_size, checkpoint=None):
                                         unsafe=config.model.init_unsafe)
 
 
+def base_model(workdir):
+    """The model the finished run in `workdir` started from, rebuilt without LoRA: the decoder
+    `model.init_from` names (or the run's random initialisation, from its seed).
+
+    `lora.load_adapters(base_model(workdir), file)` puts a LoRA run's adapter file onto it.
+    """
+    paths, config = finished_run(workdir)
+    vocabulary, _ = bpe.load(paths.tokenizer, flag=paths.tokenizer)
+    with loop.runtime(config):
+        model, _ = build_model(config, len(vocabulary), read_checkpoint(config))
+    return model
+
+
 def fit(config, paths, examples, tokenizer, checkpoint, strategy, resume):
     """Packs the data, builds and compiles the model under `strategy`, trains it from
     `resume` (a backup, or None).
@@ -164,15 +177,20 @@ def fit(config, paths, examples, tokenizer, checkpoint, strategy, resume):
 
     with strategy.scope():
         model, report = build_model(config, tokenizer.vocabulary_size(), checkpoint)
+        adapters = loop.add_lora(model, config)  # no new head; before the optimizer and restore
         compile_model(model, config, steps_per_epoch)
     if report is not None:
         loop.report_import(report, paths)
+    if adapters is not None:
+        print(adapters, flush=True)
     callbacks = callbacks_lib.standard_callbacks(
         config.train, paths, data.batch_size, data.max_seq_length, steps_per_epoch, resume,
         chief=distribution.is_chief(config.runtime.distribution),
         distributed=config.runtime.distribution != "none", monitor="val_loss", mode="min")
     fitting.fit(model, stream, val_ds, config.train.epochs, steps_per_epoch, callbacks, resume,
                 config.train.verbose)
+    with strategy.scope():
+        loop.finish_lora(model, paths, lambda: compile_model(model, config, steps_per_epoch))
     if config.runtime.distribution != "none":
         print(f"final weights {distribution.weights_digest(model)}", flush=True)
     return model, val_ds, val_blocks, train_blocks

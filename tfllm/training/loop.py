@@ -29,9 +29,10 @@ from tfllm.training import backup
 from tfllm.training import callbacks as callbacks_lib
 from tfllm.training import distribution
 from tfllm.training import fitting
+from tfllm.training import lora
 from tfllm.training import optimizers
 from tfllm.training import precision
-from tfllm.workdir import Paths
+from tfllm.workdir import Paths, finished_run
 
 
 @contextlib.contextmanager
@@ -110,6 +111,62 @@ def build_model(config, vocabulary_size, num_labels, checkpoint=None):
     model = heads.build_classifier(
         backbone, num_labels, config.model.head_dropout, config.model.pooling)
     return model, report.with_new_weights(model.weights, backbone.weights)
+
+
+# The classifier's new output layer (heads.build_classifier and keras-hub's BertTextClassifier
+# both name it so): under LoRA it trains in full, as nothing pretrained it.
+HEAD = ("logits",)
+
+
+def split_patterns(text):
+    """Splits comma-separated patterns: "query, value" -> ("query", "value")."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def add_lora(model, config, head=()):
+    """Applies the config's `train.lora` to `model` (built, not yet compiled): adapters on the
+    targets, the `head` and train_also patterns trained in full, every other weight frozen.
+
+    Returns:
+        The `lora.LoraSummary`, or None when `train.lora.rank` is 0 (or the config has no
+        `train.lora`): then the model is left as it is.
+    """
+    settings = config.train.get("lora")
+    if not settings or not settings.rank:
+        return None
+    if not config.model.init_from:
+        print("warning: LoRA on random weights (--config.model.init_from is ''): only the "
+              "adapters and the trained-in-full layers learn, the frozen random rest never "
+              "does; name a pretrained model.init_from", flush=True)
+    return lora.apply_lora(model, settings.rank, alpha=settings.alpha or None,
+                           dropout=settings.dropout, targets=split_patterns(settings.targets),
+                           train_also=head + split_patterns(settings.train_also))
+
+
+def finish_lora(model, paths, recompile):
+    """Writes a LoRA model's adapters to adapters.npz and merges them into its kernels, so
+    that model.keras is a plain model; `recompile()` then gives it a fresh optimizer (the old
+    one's moments were the adapters'). Leaves a model without LoRA as it is."""
+    if lora.lora_summary(model) is None:
+        return
+    lora.save_adapters(model, paths.adapters)
+    lora.merge_lora(model)
+    recompile()
+
+
+def base_model(workdir):
+    """The model the finished run in `workdir` started from, rebuilt without LoRA: the encoder
+    `model.init_from` names under a new, random head (as the run built it before training).
+
+    A LoRA run's adapter files (adapters.npz, checkpoints/*.adapters.npz) hold the trained
+    head too; `lora.load_adapters(base_model(workdir), file)` gives the model they trained.
+    """
+    paths, config = finished_run(workdir)
+    vocabulary = tokenizer_lib.load_vocabulary(paths.vocabulary)
+    labels = labels_lib.load_labels(paths.labels)
+    with runtime(config):
+        model, _ = build_model(config, len(vocabulary), len(labels), read_checkpoint(config))
+    return model
 
 
 def report_import(report, paths):
@@ -209,15 +266,20 @@ def fit(config, paths, examples, vocabulary, checkpoint, strategy, resume):
 
     with strategy.scope():
         model, report = build_model(config, len(vocabulary), len(examples.labels), checkpoint)
+        adapters = add_lora(model, config, HEAD)  # before the optimizer and any restore
         compile_model(model, config, steps_per_epoch)
     if report is not None:
         report_import(report, paths)
+    if adapters is not None:
+        print(adapters, flush=True)
     callbacks = callbacks_lib.standard_callbacks(
         config.train, paths, config.data.batch_size, tokens_per_example, steps_per_epoch, resume,
         chief=distribution.is_chief(config.runtime.distribution),
         distributed=config.runtime.distribution != "none")
     fitting.fit(model, stream, val_ds, config.train.epochs, steps_per_epoch, callbacks, resume,
                 config.train.verbose)
+    with strategy.scope():
+        finish_lora(model, paths, lambda: compile_model(model, config, steps_per_epoch))
     if config.runtime.distribution != "none":
         print(f"final weights {distribution.weights_digest(model)}", flush=True)
     return model, val_ds

@@ -6,7 +6,11 @@ import tensorflow as tf
 from tfllm.training.schedules import WarmupDecay
 
 # Variable names (the last path component) that weight decay leaves alone:
-# LayerNorm scale and offset, every bias, and embedding tables.
+# LayerNorm scale and offset, every bias, and embedding tables. LoRA adapters
+# (lora_kernel_a, lora_kernel_b) are decayed: the layer computes W + s * A B, so
+# decay pulls the model toward its pretrained weights W, not toward zero (the
+# LoRA paper trains its adapters with AdamW's decay too). Frozen weights are not
+# decayed: the optimizer only sees trainable variables.
 NO_DECAY_NAMES = ("gamma", "beta", "bias", "embeddings")
 
 
