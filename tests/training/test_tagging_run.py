@@ -300,3 +300,24 @@ def test_uncased_pretrained_encoder_keeps_offsets_on_the_text_as_written(tmp_pat
     spans = tagger.predict(TEXTS[1])  # accents: stripped by the tokenizer, kept in the spans
     assert [(s["entity"], s["word"]) for s in spans] == [("PER", "Jürgen"), ("LOC", "São Paulo")]
     assert all(s["word"] == TEXTS[1][s["start"]:s["end"]] for s in spans)
+
+
+def test_lora_trains_only_the_adapters_and_the_tag_layer(tmp_path, capsys):
+    train = toy_tagging.write_conll(tmp_path / "toy.conll", 200, seed=3)
+    config = tagger_config(train)
+    config.train.lora.rank = 2
+    workdir = str(tmp_path / "lora")
+    tfllm.train(config, workdir)
+    trained = int(re.search(r"training ([\d,]+) of", capsys.readouterr().out)[1].replace(",", ""))
+    model = tfllm.load(workdir).model  # merged: a plain model
+    assert not [w for w in model.weights if "lora" in w.path]
+    expected = 0
+    for weight in model.weights:
+        if re.search(r"/(query|value)/kernel$", weight.path):  # (hidden, heads, head size)
+            *inputs, outputs = weight.shape
+            expected += 2 * (int(np.prod(inputs)) + outputs)  # Keras' per-head A and B
+        elif "tag_logits" in weight.path:
+            expected += int(np.prod(weight.shape))
+    assert trained == expected
+    adapters = os.path.getsize(os.path.join(workdir, "adapters.npz"))
+    assert adapters < os.path.getsize(os.path.join(workdir, "model.keras")) / 5

@@ -89,6 +89,18 @@ def get_config(variant=""):
     # Batches between backups (besides one at every epoch end) that a killed run resumes from.
     train.backup_every_steps = 200
     train.verbose = 1  # 0 silent, 1 progress bar, 2 one line per epoch.
+    # LoRA: train low-rank adapters W + (alpha / rank) * A B on frozen weights instead of every
+    # weight (start from a pretrained model.init_from); model.keras is saved merged, the adapters
+    # alone in adapters.npz. A pattern names a layer by its weight path less the last part
+    # ("transformer_layer_0/self_attention_layer/query"), matched whole or as a tail after a "/".
+    train.lora = lora = ml_collections.ConfigDict()
+    lora.rank = 0  # Rank of each adapter; 0 = off (full fine-tuning).
+    lora.alpha = 0.0  # Scales the adapters' output by alpha / rank; 0 = rank (scale 1).
+    lora.dropout = 0.0  # Dropout on the adapters' input while training.
+    lora.targets = "query,value"  # Comma-separated patterns of the layers that get adapters.
+    # Comma-separated patterns of layers trained in full besides the adapters ('' = none; the
+    # new per-token layer, tag_logits, always trains).
+    lora.train_also = ""
 
     config.runtime = runtime = ml_collections.ConfigDict()
     runtime.deterministic = False  # Deterministic ops (slower) for bit-reproducible runs.

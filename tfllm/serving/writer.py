@@ -75,7 +75,8 @@ def with_adapters(loaded, adapters):
     # pylint: disable=import-outside-toplevel
     from tfllm.training import lm_loop, loop, lora
     if loaded.config.task not in ("text_classification", "language_modeling"):
-        raise TfllmError(f"--adapters: {loaded.config.task} runs train no LoRA adapters")
+        raise TfllmError(f"--adapters: not supported for {loaded.config.task} runs yet (their "
+                         "model.keras, already merged, exports without it)")
     build = lm_loop.base_model if isinstance(loaded, LanguageModel) else loop.base_model
     model = build(loaded.workdir)
     lora.load_adapters(model, adapters)

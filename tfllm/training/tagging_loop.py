@@ -35,6 +35,9 @@ from tfllm.training import optimizers
 from tfllm.workdir import Paths
 
 
+HEAD = ("tag_logits",)  # the new per-token layer: trained in full under LoRA
+
+
 def vocabulary_for(config, sentences, paths, checkpoint=None):
     """The work directory's vocabulary (a resumed run), the checkpoint's, the config's, or
     one learned from the cleaned training words."""
@@ -140,15 +143,20 @@ def fit(config, paths, examples, aligner, vocabulary_size, checkpoint, strategy,
 
     with strategy.scope():
         model, report = build_model(config, vocabulary_size, len(examples.tags), checkpoint)
+        adapters = loop.add_lora(model, config, HEAD)  # before the optimizer and any restore
         compile_model(model, config, steps_per_epoch)
     if report is not None:
         loop.report_import(report, paths)
+    if adapters is not None:
+        print(adapters, flush=True)
     callbacks = callbacks_lib.standard_callbacks(
         config.train, paths, data.batch_size, tokens_per_example, steps_per_epoch, resume,
         chief=distribution.is_chief(config.runtime.distribution),
         distributed=config.runtime.distribution != "none")
     fitting.fit(model, stream, val_ds, config.train.epochs, steps_per_epoch, callbacks, resume,
                 config.train.verbose)
+    with strategy.scope():
+        loop.finish_lora(model, paths, lambda: compile_model(model, config, steps_per_epoch))
     if config.runtime.distribution != "none":
         print(f"final weights {distribution.weights_digest(model)}", flush=True)
     return model, validation
