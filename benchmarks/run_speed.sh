@@ -17,7 +17,7 @@ run() {
   echo "($((SECONDS - began)) s)"
   echo
 }
-run train_throughput.py --steps=40
+run train_throughput.py --steps=30
 run train_vs_keras_hub.py --steps=20 --repeats=3
 run input_pipeline.py
 run generation.py --repeats=5
