@@ -3,8 +3,9 @@
 Python API:
     tfllm.train(config, workdir)  -> evaluation report of the finished run
     tfllm.load(workdir)           -> TextClassifier (predict, evaluate), LanguageModel
-                                     (generate, evaluate) or Tagger (predict, evaluate),
-                                     as the run's task says
+                                     (generate, evaluate), Tagger (predict, evaluate) or
+                                     SpanQA (predict, evaluate), as the run's task says
+                                     (Seq2Seq: generate, evaluate, for BART seq2seq runs)
     tfllm.pipeline(task, model=workdir) -> Hugging Face-style callable
     tfllm.export(workdir, export_dir[, version]) -> the TF Serving version directory written
 """
@@ -22,6 +23,7 @@ from tfllm.models import pooling  # noqa: E402,F401
 from tfllm.models import llama  # noqa: E402,F401  (registers the saved Llama backbone)
 from tfllm.models import pretrained  # noqa: E402,F401
 from tfllm.models import token_head  # noqa: E402,F401  (the tagger's saved metric)
+from tfllm.models import span_head  # noqa: E402,F401  (span QA's saved loss and metric)
 from tfllm.training import optimizers  # noqa: E402,F401  (the saved optimizer's class)
 from tfllm.training import schedules  # noqa: E402,F401
 from tfllm.models import flat_einsum  # noqa: E402
@@ -38,9 +40,15 @@ def train(config, workdir):
     if config.task == "language_modeling":
         from tfllm.training import lm_loop
         return lm_loop.train_and_evaluate(config, workdir)
+    if config.task == "seq2seq":
+        from tfllm.training import seq2seq_loop
+        return seq2seq_loop.train_and_evaluate(config, workdir)
     if config.task == "tagging":
         from tfllm.training import tagging_loop
         return tagging_loop.train_and_evaluate(config, workdir)
+    if config.task == "span_qa":
+        from tfllm.training import qa_loop
+        return qa_loop.train_and_evaluate(config, workdir)
     from tfllm.training import loop
     return loop.train_and_evaluate(config, workdir)
 
@@ -61,9 +69,15 @@ def load(workdir):
     if task == "language_modeling":
         from tfllm.language_model import LanguageModel
         return LanguageModel(workdir)
+    if task == "seq2seq":
+        from tfllm.seq2seq import Seq2Seq
+        return Seq2Seq(workdir)
     if task == "tagging":
         from tfllm.tagger import Tagger
         return Tagger(workdir)
+    if task == "span_qa":
+        from tfllm.span_qa import SpanQA
+        return SpanQA(workdir)
     from tfllm.classifier import TextClassifier
     return TextClassifier(workdir)
 

@@ -21,7 +21,7 @@ from tfllm.models.sizes import BERT_SIZES, GPT_SIZES
 UNICODE_FORMS = ("", "NFC", "NFKC", "NFD", "NFKD")
 DECAYS = ("linear", "cosine", "constant")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
-TASKS = ("text_classification", "language_modeling", "tagging")
+TASKS = ("text_classification", "language_modeling", "tagging", "span_qa", "seq2seq")
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker", "tpu")
 PADDINGS = ("bucketed", "dynamic", "static")
 TAG_SCHEMES = ("BIO", "BIOES")
@@ -135,6 +135,107 @@ _TAGGER_CHECKS = [
 ]
 
 
+# Extractive QA (task span_qa, configs/bert_qa.py); its text is read as written (answers are
+# cut from it by offsets), so it has no cleaning section.
+_QA_CHECKS = [
+    ("data.train", _is_file_source,
+     "a SQuAD JSON or JSON Lines file: pass --config.data.train=FILE "
+     "(python -m tfllm.data.toy_qa FILE writes a toy one)"),
+    ("data.validation", lambda v: v == "" or _is_file_source(v),
+     "'' (hold out part of data.train) or a SQuAD JSON or JSON Lines file"),
+    ("data.padding", lambda v: v in PADDINGS, f"one of {PADDINGS}"),
+    ("data.max_seq_length", lambda v: 8 <= v <= 512, "an integer in [8, 512]"),
+    ("data.max_query_length", _positive, "a positive integer"),
+    ("data.doc_stride", _positive, "a positive integer"),
+    ("data.max_answer_length", _positive, "a positive integer"),
+    ("data.n_best", _positive, "a positive integer"),
+    ("data.allow_no_answer", lambda v: v in ("auto", "yes", "no"), "'auto', 'yes' or 'no'"),
+    ("tokenizer.vocabulary_size", lambda v: v >= 16, "an integer >= 16"),
+    ("tokenizer.min_frequency", _positive, "a positive integer"),
+    ("model.size", lambda v: v in BERT_SIZES, f"one of {tuple(BERT_SIZES)}"),
+    ("model.head_dropout", _fraction, "a rate in [0, 1)"),
+    ("train.l2", _non_negative, "a non-negative number"),
+]
+
+
+def _check_qa_windows(data):
+    """A window must hold the question, 3 special tokens and context; the stride must not
+    skip context tokens."""
+    room = data.max_seq_length - data.max_query_length - 3
+    if room < 1:
+        raise ConfigError("data.max_query_length", f"got {data.max_query_length}, expected "
+                          f"at most data.max_seq_length - 4 = {data.max_seq_length - 4}")
+    if data.doc_stride > room:
+        raise ConfigError("data.doc_stride", f"got {data.doc_stride}, expected at most "
+                          f"data.max_seq_length - data.max_query_length - 3 = {room}")
+
+
+# Text to text (configs/seq2seq.py): no default corpus; the shared GPT-size and generation checks.
+SEQ2SEQ_SUFFIXES = (".tsv", ".csv", ".jsonl", ".json")
+SEQ2SEQ_ARCHITECTURES = ("bart", "gpt")
+_SEQ2SEQ_CHECKS = [
+    ("data.train", lambda v: _is_file_source(v) and v.lower().endswith(SEQ2SEQ_SUFFIXES),
+     "a .tsv or .jsonl file of source/target pairs: pass --config.data.train=FILE "
+     "(python -m tfllm.data.toy_seq2seq FILE writes a toy one)"),
+    ("data.validation", lambda v: v == "" or v.lower().endswith(SEQ2SEQ_SUFFIXES),
+     "'' (hold out part of data.train) or a .tsv or .jsonl file"),
+    ("data.source_column", bool, "the TSV column / JSON key of the sources"),
+    ("data.target_column", bool, "the TSV column / JSON key of the targets"),
+    ("data.max_source_length", lambda v: 3 <= v <= 8192, "an integer in [3, 8192]"),
+    ("data.max_target_length", lambda v: 2 <= v <= 8192, "an integer in [2, 8192]"),
+    ("data.prompt_template", lambda v: v.count("{prompt}") == 1,
+     "a template containing {prompt} once"),
+    ("model.architecture", lambda v: v in SEQ2SEQ_ARCHITECTURES,
+     f"one of {SEQ2SEQ_ARCHITECTURES}"),
+    ("tokenizer.vocabulary_size", lambda v: v >= 261,
+     "an integer >= 261 (256 bytes + special tokens)"),
+    ("tokenizer.min_frequency", _positive, "a positive integer"),
+    ("model.size", lambda v: v in GPT_SIZES, f"one of {tuple(GPT_SIZES)}"),
+    ("model.backbone.max_sequence_length", _non_negative,
+     "0 (what the data needs) or a number of positions"),
+    ("generation.max_new_tokens", _non_negative, "0 (= data.max_target_length) or a count"),
+] + [check for check in _LM_CHECKS if check[0].startswith("generation.")
+     and check[0] not in ("generation.max_new_tokens", "generation.weights_dtype")]
+
+
+def _validate_seq2seq(config):
+    """The seq2seq task's checks: its own fields, the common ones, files, lengths."""
+    for field, ok, expected in _SEQ2SEQ_CHECKS[:1] + _COMMON_CHECKS + _SEQ2SEQ_CHECKS[1:]:
+        _check(config, field, ok, expected)
+    for field in ("data.train", "data.validation"):
+        spec = config.data[field.split(".")[1]]
+        if spec and not os.path.isfile(spec):
+            raise ConfigError(field, f"data file not found: {spec}")
+    bart = config.model.architecture == "bart"
+    if bart and config.model.init_from:
+        raise ConfigError("model.init_from", "BART runs start from random weights (imported "
+                          "BART checkpoints are not supported yet); use '' or "
+                          "--config.model.architecture=gpt")
+    if config.tokenizer.vocabulary and not os.path.isdir(config.tokenizer.vocabulary):
+        raise ConfigError("tokenizer.vocabulary", "directory with vocab.json and merges.txt "
+                          f"not found: {config.tokenizer.vocabulary}")
+    hidden = config.model.backbone.hidden_dim or GPT_SIZES[config.model.size][1]
+    heads = config.model.backbone.num_heads or max(1, hidden // 64)
+    if hidden % heads:
+        raise ConfigError("model.backbone.num_heads",
+                          f"hidden_dim {hidden} is not divisible by num_heads {heads}")
+    context = config.model.backbone.max_sequence_length
+    new_tokens = config.generation.max_new_tokens or config.data.max_target_length
+    if bart and context:
+        for field, needed in (("data.max_source_length", config.data.max_source_length),
+                              ("data.max_target_length", config.data.max_target_length + 2),
+                              ("generation.max_new_tokens", new_tokens + 2)):
+            if needed > context:
+                raise ConfigError("model.backbone.max_sequence_length",
+                                  f"got {context}, expected 0 or at least {needed} (for "
+                                  f"--config.{field})")
+    elif bart and new_tokens + 2 > max(config.data.max_source_length,
+                                       config.data.max_target_length + 2):
+        raise ConfigError("generation.max_new_tokens",
+                          f"got {new_tokens}, more than the decoder's positions allow "
+                          "(data.max_target_length, or data.max_source_length - 2)")
+
+
 def _patterns(v):
     """A comma-separated list of layer-name patterns, none of them empty (see training/lora.py)."""
     return isinstance(v, str) and all(p.strip() for p in v.split(","))
@@ -155,13 +256,20 @@ _LORA_CHECKS = [
 
 def validate(config):
     """Raises ConfigError on the first field with a value no run could use."""
+    if config.task == "seq2seq":
+        return _validate_seq2seq(config)
     # A tagger has no default corpus: its data checks come first, so a missing
     # --config.data.train is named as such.
     tagger = config.task == "tagging"
-    for field, ok, expected in (_TAGGER_CHECKS if tagger else []) + _COMMON_CHECKS:
-        _check(config, field, ok, expected)
+    qa = config.task == "span_qa"
+    first = _TAGGER_CHECKS if tagger else _QA_CHECKS if qa else []
+    for field, ok, expected in first + _COMMON_CHECKS:
+        if not (qa and field.startswith("data.cleaning.")):
+            _check(config, field, ok, expected)
+    if qa:
+        _check_qa_windows(config.data)
     language_model = config.task == "language_modeling"
-    if not tagger:
+    if not tagger and not qa:
         for field, ok, expected in (_LM_CHECKS if language_model else _CLASSIFIER_CHECKS):
             _check(config, field, ok, expected)
 

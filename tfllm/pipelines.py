@@ -2,7 +2,10 @@
 
 from tfllm.errors import TfllmError
 
-TASKS = ("text-classification", "text-generation")
+TASKS = ("text-classification", "text-generation", "text2text-generation")
+# The run task each pipeline serves.
+RUN_TASKS = {"text-classification": "text_classification", "text-generation": "language_modeling",
+             "text2text-generation": "seq2seq"}
 
 
 class TextGenerationPipeline:
@@ -27,6 +30,19 @@ class TextGenerationPipeline:
                 for p, c in zip(prompts, completions)]
 
 
+class Text2TextGenerationPipeline:
+    """Calls return one {"generated_text"} dict per source: the target a seq2seq run writes."""
+
+    def __init__(self, seq2seq):
+        self.model = seq2seq
+
+    def __call__(self, sources, max_new_tokens=None, seed=None, **sampling):
+        sources = [sources] if isinstance(sources, str) else list(sources)
+        targets = self.model.generate(sources, max_new_tokens=max_new_tokens, seed=seed,
+                                      **sampling)
+        return [{"generated_text": target} for target in targets]
+
+
 class TextClassificationPipeline:
     """Calls return one {"label", "score"} dict per text (the most likely label)."""
 
@@ -46,9 +62,10 @@ def pipeline(task, model):
     if task not in TASKS:
         raise TfllmError(f"unknown pipeline task {task!r}; expected one of {TASKS}")
     loaded = tfllm.load(model)
-    expected = "language_modeling" if task == "text-generation" else "text_classification"
-    if loaded.config.task != expected:
+    if loaded.config.task != RUN_TASKS[task]:
         raise TfllmError(f"{model}: a {loaded.config.task} run cannot serve {task!r}")
     if task == "text-generation":
         return TextGenerationPipeline(loaded)
+    if task == "text2text-generation":
+        return Text2TextGenerationPipeline(loaded)
     return TextClassificationPipeline(loaded)

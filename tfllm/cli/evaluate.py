@@ -65,6 +65,13 @@ def print_tagging(report):
               f"  {row['support']:7d}")
 
 
+def print_span_qa(report):
+    scores = "  ".join(f"{name} {report[name]:.2f}" for name in (
+        "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1") if name in report)
+    print(f"{report['split']}: exact match {report['exact']:.2f}  F1 {report['f1']:.2f}  on "
+          f"{report['questions']} questions ({report['unanswerable']} unanswerable)  {scores}")
+
+
 def main(argv):
     import tfllm  # pylint: disable=import-outside-toplevel
     from tfllm.evaluation import plots  # pylint: disable=import-outside-toplevel
@@ -75,11 +82,20 @@ def main(argv):
         report = model.evaluate(_DATA.value, generate=_GENERATE.value,
                                 max_examples=_MAX_EXAMPLES.value)
         print_language_model(report)
+    elif model.config.task == "seq2seq":  # BART: loss on the targets, --generate as above
+        report = model.evaluate(_DATA.value, generate=_GENERATE.value,
+                                max_examples=_MAX_EXAMPLES.value)
+        print_language_model(report)
     elif model.config.task == "tagging":
         if _GENERATE.value:
             raise app.TfllmError("--generate: a tagger generates no text; drop the flag")
         report = model.evaluate(_DATA.value)
         print_tagging(report)
+    elif model.config.task == "span_qa":
+        if _GENERATE.value:
+            raise app.TfllmError("--generate: a span QA model generates no text; drop the flag")
+        report = model.evaluate(_DATA.value)
+        print_span_qa(report)
     else:
         if _GENERATE.value:
             raise app.TfllmError("--generate: a classifier generates no text; drop the flag")

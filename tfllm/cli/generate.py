@@ -36,6 +36,10 @@ def main(argv):
         raise app.TfllmError("--prompt: nothing to generate from; pass --prompt=TEXT (repeatable)")
     if _MAX_NEW_TOKENS.value is not None and _MAX_LENGTH.value is not None:
         raise app.TfllmError("--max_new_tokens and --max_length: give one, not both")
+    from tfllm.workdir import finished_run  # pylint: disable=import-outside-toplevel
+
+    if finished_run(_WORKDIR.value)[1].task == "seq2seq":
+        return _generate_targets(tfllm.load(_WORKDIR.value))
     generator = tfllm.pipeline("text-generation", model=_WORKDIR.value)
     if _WEIGHTS_DTYPE.value:
         generator.model.set_weights_dtype(_WEIGHTS_DTYPE.value)
@@ -46,6 +50,20 @@ def main(argv):
         apply_template=False if _RAW.value else None)
     for prompt, result in zip(_PROMPT.value, results):
         print(json.dumps({"prompt": prompt, **result}, ensure_ascii=False))
+
+
+def _generate_targets(seq2seq):
+    """Seq2seq runs: each --prompt is a source; prints {"source", "generated_text"} per source."""
+    for name, flag in (("max_length", _MAX_LENGTH), ("weights_dtype", _WEIGHTS_DTYPE),
+                       ("raw", _RAW)):
+        if flag.value:
+            raise app.TfllmError(f"--{name}: not used by seq2seq runs; drop the flag")
+    targets = seq2seq.generate(
+        _PROMPT.value, max_new_tokens=_MAX_NEW_TOKENS.value, seed=_SEED.value,
+        sampler=_SAMPLER.value, temperature=_TEMPERATURE.value, top_k=_TOP_K.value,
+        top_p=_TOP_P.value, num_beams=_NUM_BEAMS.value)
+    for source, target in zip(_PROMPT.value, targets, strict=True):
+        print(json.dumps({"source": source, "generated_text": target}, ensure_ascii=False))
 
 
 def run(argv):

@@ -14,6 +14,9 @@ _TEXT_PAIR = flags.DEFINE_multi_string(
 _INPUT = flags.DEFINE_string(
     "input", "", "A data file (.csv/.tsv/.jsonl/.txt) whose texts to classify, instead of --text.")
 _TOP_K = flags.DEFINE_integer("top_k", 3, "Probabilities printed per text (the most likely).")
+_QUESTION = flags.DEFINE_multi_string("question", [], "Span QA: a question; repeatable.")
+_CONTEXT = flags.DEFINE_multi_string(
+    "context", [], "Span QA: the context of each --question (one, or one per question).")
 
 
 def _texts(classifier):
@@ -27,10 +30,39 @@ def _texts(classifier):
     return _TEXT.value, _TEXT_PAIR.value or None
 
 
+def _answer(span_qa):
+    """Prints {"question", "answer", "score", "start", "end"} per question (--question and
+    --context, or a SQuAD file as --input)."""
+    if _INPUT.value:
+        questions, contexts = span_qa.read_texts(_INPUT.value)
+    else:
+        questions, contexts = _QUESTION.value, _CONTEXT.value
+        if not questions or not contexts:
+            raise app.TfllmError("nothing to answer: pass --question=... and --context=... "
+                                 "(repeatable) or --input=SQUAD_FILE")
+        if len(contexts) == 1:
+            contexts = contexts * len(questions)
+        if len(contexts) != len(questions):
+            raise app.TfllmError(f"--context given {len(contexts)} times, --question "
+                                 f"{len(questions)} times; expected one context, or one "
+                                 "per question")
+    for question, result in zip(questions, span_qa.predict(questions, contexts), strict=True):
+        print(json.dumps({"question": question, **result, "score": round(result["score"], 4)},
+                         ensure_ascii=False))
+
+
 def main(argv):
     import tfllm  # pylint: disable=import-outside-toplevel
 
     classifier = tfllm.load(_WORKDIR.value)
+    if classifier.config.task == "span_qa":
+        _answer(classifier)
+        return
+    if classifier.config.task == "seq2seq":  # --text / --input are sources
+        texts, _ = _texts(classifier)
+        for text, target in zip(texts, classifier.generate(texts), strict=True):
+            print(json.dumps({"source": text, "target": target}, ensure_ascii=False))
+        return
     texts, pairs = _texts(classifier)
     if classifier.config.task == "tagging":
         if pairs:

@@ -43,7 +43,16 @@ def main(argv, config_flag):
         print(f"worker done in {report['wall_seconds']:.0f}s; the chief wrote {workdir}")
         return None
     minutes, seconds = divmod(int(report["wall_seconds"]), 60)
-    if "perplexity" in report:
+    if config.task == "seq2seq" and "generation" in report:
+        scores = report["generation"]
+        print(f"\nvalidation perplexity {report['perplexity']:.2f} on {report['tokens']} target "
+              f"tokens; greedy outputs of {scores['examples']} sources: bleu {scores['bleu']:.4f}"
+              f"  rougeL {scores['rougeL']:.4f}  exact_match {scores['exact_match']:.4f} in "
+              f"{minutes}m{seconds:02d}s")
+        commands = [f"tfllm predict --workdir={workdir} --text='a source text'",
+                    f"tfllm evaluate --workdir={workdir} --generate",
+                    f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
+    elif "perplexity" in report:
         print(f"\nvalidation perplexity {report['perplexity']:.2f} on {report['tokens']} tokens "
               f"(unigram baseline {report['unigram_perplexity']:.2f}) in {minutes}m{seconds:02d}s")
         commands = [f"tfllm generate --workdir={workdir} --prompt='What is AI?'",
@@ -55,6 +64,13 @@ def main(argv, config_flag):
               f"{report['sentences']} sentences in {minutes}m{seconds:02d}s")
         commands = [f"tfllm evaluate --workdir={workdir}",
                     f"tfllm predict --workdir={workdir} --text='Anna lives in Paris.'",
+                    f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
+    elif config.task == "span_qa":
+        print(f"\nvalidation exact match {report['exact']:.1f}, F1 {report['f1']:.1f} on "
+              f"{report['questions']} questions in {minutes}m{seconds:02d}s")
+        commands = [f"tfllm evaluate --workdir={workdir}",
+                    f"tfllm predict --workdir={workdir} --question='Where was Zoë born?' "
+                    "--context='Zoë Kim was born in São Paulo.'",
                     f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
     else:
         print(f"\nvalidation accuracy {report['accuracy']:.3f} on {report['examples']} examples "

@@ -20,8 +20,9 @@ MERGES_FILE = "merges.txt"
 _MERGES_HEADER = "#version: 0.2"
 
 
-def learn(texts, vocabulary_size, min_frequency=2):
-    """Learns (vocabulary dict, merges list) from texts; END_OF_TEXT gets id 0.
+def learn(texts, vocabulary_size, min_frequency=2, special_tokens=(END_OF_TEXT,)):
+    """Learns (vocabulary dict, merges list) from texts; `special_tokens` get the first ids
+    (END_OF_TEXT gets id 0 by default).
 
     Pre-tokenization matches GPT-2 (no prefix space), so the merges fit the
     keras-hub tokenizer that applies them.
@@ -29,7 +30,7 @@ def learn(texts, vocabulary_size, min_frequency=2):
     learner = ByteLevelBPETokenizer(add_prefix_space=False)
     learner.train_from_iterator(
         texts, vocab_size=vocabulary_size, min_frequency=min_frequency,
-        special_tokens=[END_OF_TEXT], show_progress=False)
+        special_tokens=list(special_tokens), show_progress=False)
     model = json.loads(learner.to_str())["model"]
     merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
     return model["vocab"], merges
@@ -45,13 +46,13 @@ def save(vocabulary, merges, directory):
         f.writelines(f"{merge}\n" for merge in merges)
 
 
-def load(directory, flag="--config.tokenizer.vocabulary"):
+def load(directory, flag="--config.tokenizer.vocabulary", special_tokens=(END_OF_TEXT,)):
     """Reads vocab.json and merges.txt from a directory (GPT-2 format); returns (vocab, merges).
 
     Raises:
         DataError: a file is missing (the message names `flag`, the setting
-            that pointed here) or malformed, or the vocabulary has no
-            END_OF_TEXT token (the message names the file and line).
+            that pointed here) or malformed, or the vocabulary lacks one of
+            `special_tokens` (the message names the file and line).
     """
     vocab_path = os.path.join(directory, VOCAB_FILE)
     merges_path = os.path.join(directory, MERGES_FILE)
@@ -64,9 +65,11 @@ def load(directory, flag="--config.tokenizer.vocabulary"):
             vocabulary = json.load(f)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DataError(f"{vocab_path}: not a JSON token-to-id map ({error})") from error
-    if not isinstance(vocabulary, dict) or END_OF_TEXT not in vocabulary:
+    known = vocabulary if isinstance(vocabulary, dict) else {}
+    missing = [token for token in special_tokens if token not in known]
+    if not isinstance(vocabulary, dict) or missing:
         raise DataError(f"{vocab_path}: expected a JSON object mapping tokens to ids "
-                        f"that includes {END_OF_TEXT!r}")
+                        f"that includes {', '.join(repr(t) for t in missing)}")
     merges = []
     with open(merges_path, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):

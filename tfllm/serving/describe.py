@@ -42,7 +42,10 @@ def example_inputs(signatures):
     _, inputs = signatures["serving_default"].structured_input_signature
     if "prompt" in inputs:
         return {"prompt": ["What is AI?"]}
-    examples = {"text": ["What is AI?"], "text_pair": ["Artificial intelligence."]}
+    if "source" in inputs:
+        return {"source": ["What is AI?"]}
+    examples = {"text": ["What is AI?"], "text_pair": ["Artificial intelligence."],
+                "question": ["Where was Zoë born?"], "context": ["Zoë was born in Łódź."]}
     return {name: examples[name] for name in sorted(inputs)}
 
 

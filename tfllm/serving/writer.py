@@ -18,6 +18,8 @@ from tfllm.data import lm_pipeline
 from tfllm.errors import TfllmError
 from tfllm.language_model import LanguageModel
 from tfllm.serving import core_ops
+from tfllm.serving import qa_module
+from tfllm.serving import seq2seq_module
 from tfllm.serving import tagger_module
 from tfllm.serving.classifier_module import ClassifierModule
 from tfllm.serving.lm_module import LanguageModelModule
@@ -51,8 +53,12 @@ def export(workdir, export_dir, version=None, adapters=None):
         loaded.model = with_adapters(loaded, adapters)
     if isinstance(loaded, LanguageModel):
         module, requests = language_model_module(loaded), language_model_warmup()
+    elif loaded.config.task == "seq2seq":
+        module, requests = seq2seq_module.export_parts(loaded)
     elif loaded.config.task == "tagging":
         module, requests = tagger_module.export_parts(loaded)
+    elif loaded.config.task == "span_qa":
+        module, requests = qa_module.export_parts(loaded)
     else:
         module = classifier_module(loaded)
         requests = warmup_requests(module)
