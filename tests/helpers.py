@@ -1,13 +1,69 @@
 """Small builders shared by tests: toy sizes so each test runs in seconds."""
 
+import concurrent.futures
 import csv
+import functools
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 
 from tfllm.configs import bert_classifier
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TFLLM = os.path.join(os.path.dirname(sys.executable), "tfllm")
+SMOKE = "--config=configs/bert_classifier.py:smoke"
 TOY_BACKBONE = {"num_layers": 1, "num_heads": 2, "hidden_dim": 8, "intermediate_dim": 16}
+
+
+def tfllm(*args, cwd=REPO):
+    """Runs the installed console script; returns the CompletedProcess."""
+    command = [TFLLM] if os.path.exists(TFLLM) else [sys.executable, "-m", "tfllm.cli.main"]
+    return subprocess.run(command + list(args), cwd=cwd, capture_output=True, text=True,
+                          timeout=600, check=False)
+
+
+def side_by_side(*calls):
+    """Calls each function (no arguments; each runs a subprocess) in its own thread, as many at
+    once as there are cores: a process spends seconds importing TensorFlow on one core.
+    Returns their results, in order; only for commands that do not depend on each other."""
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        return [future.result() for future in [pool.submit(call) for call in calls]]
+
+
+def tfllm_all(*commands, cwd=REPO):
+    """Runs several `tfllm` commands (each a tuple of arguments) `side_by_side`; returns their
+    CompletedProcesses, in order."""
+    return side_by_side(*[functools.partial(tfllm, *args, cwd=cwd) for args in commands])
+
+
+def selected_params(request, test_name, param):
+    """The values of parameter `param` in this session's cases of `test_name` (in the module of
+    `request`): a fixture that prepares every case at once prepares only the selected ones."""
+    return [item.callspec.params[param] for item in request.session.items
+            if item.module is request.module and getattr(item, "originalname", "") == test_name]
+
+
+def start(*command, cwd=REPO):
+    """Starts `command` in the background (output captured) so the test can work meanwhile;
+    `finish` waits for it."""
+    return subprocess.Popen(list(command), cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finish(process, timeout=600):
+    """Waits for a `start`ed process; fails the test unless it exits 0; returns its stdout."""
+    stdout, stderr = process.communicate(timeout=timeout)
+    assert process.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    return stdout
+
+
+def error_line(result):
+    """The one `...: error: ...` line a failed command wrote to stderr."""
+    lines = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert len(lines) == 1, result.stderr[-3000:]
+    return lines[0]
 
 
 def smoke_config(**data_overrides):
@@ -36,7 +92,6 @@ def toy_topics(n_per_label=40):
         rows.append((f"the {sport[i % 8]} and the {sport[(i * 3 + 1) % 8]} number {i}", "sport"))
         rows.append((f"some {food[i % 8]} with {food[(i * 5 + 2) % 8]} number {i}", "food"))
     return rows
-
 
 
 def train_until_learned(tmp, rows, epochs=5):
@@ -75,3 +130,21 @@ def saved_model_cli(command, version_dir, *args):
                              *args], capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
+
+
+def fingerprint(directory):
+    """{relative path: sha256} of every file under `directory`: equal fingerprints, equal trees."""
+    digests = {}
+    for root, _, names in os.walk(directory):
+        for name in names:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                digests[os.path.relpath(path, directory)] = hashlib.sha256(f.read()).hexdigest()
+    return digests
+
+
+def copy_run(workdir, destination):
+    """Copies a shared run (see tests/conftest.py) to `destination`, for a test that writes
+    into its work directory; returns the copy's path as str."""
+    shutil.copytree(workdir, destination)
+    return str(destination)

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 import tfllm
-from tests.helpers import toy_topics, train_until_learned
 from tfllm.errors import DataError, TfllmError
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    return train_until_learned(str(tmp_path_factory.mktemp("api")), toy_topics(60))
+@pytest.fixture
+def trained(topics_run):
+    """(report, workdir) of the shared toy-topics run (tests/conftest.py)."""
+    return topics_run
 
 
 def test_train_returns_the_validation_report_it_saved(trained):

@@ -1,10 +1,12 @@
 """Every notebook under notebooks/ runs top to bottom without error and shows what it promises.
 
-The execution tests run each notebook with nbclient in a fresh temporary directory (its relative
-`runs/` and `exports/` paths land there). The size test is fast: committed notebooks carry no
-outputs, or at most `MAX_OUTPUT_BYTES` of them.
+The execution tests run each notebook with nbclient in its own kernel and a fresh temporary
+directory (its relative `runs/` and `exports/` paths land there). The kernels run two at a time:
+much of a notebook's time is one core tracing TensorFlow graphs. The size test is fast:
+committed notebooks carry no outputs, or at most `MAX_OUTPUT_BYTES` of them.
 """
 
+import asyncio
 import glob
 import json
 import os
@@ -12,6 +14,8 @@ import os
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+from tests.helpers import selected_params
 
 NOTEBOOK_DIR = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks")
@@ -59,12 +63,39 @@ def test_committed_notebook_outputs_are_small(path):
     assert notebook.cells[0].cell_type == "markdown", "start with a cell saying what it shows"
 
 
+async def execute_all(notebooks, directories, at_once=2):
+    """Executes each notebook in its own kernel and directory, `at_once` kernels at a time;
+    returns, per notebook, None or the exception its execution raised."""
+    limit = asyncio.Semaphore(at_once)
+
+    async def execute(notebook, directory):
+        async with limit:
+            await NotebookClient(notebook, timeout=600, kernel_name="python3",
+                                 resources={"metadata": {"path": directory}}).async_execute()
+
+    return await asyncio.gather(*map(execute, notebooks, directories), return_exceptions=True)
+
+
+@pytest.fixture(scope="module")
+def executed(request, tmp_path_factory):
+    """{path: executed notebook} for the notebooks this session's tests execute.
+
+    Raises the exception of a notebook whose execution failed when its test asks for it."""
+    paths = selected_params(request, "test_notebook_executes", "path")
+    paths = sorted(paths, reverse=True)  # 04, the longest (it fine-tunes MiniLM), first
+    notebooks = [nbformat.read(path, as_version=4) for path in paths]
+    directories = [str(tmp_path_factory.mktemp(os.path.basename(path).split(".")[0]))
+                   for path in paths]
+    errors = asyncio.run(execute_all(notebooks, directories))
+    return {path: (error or notebook) for path, notebook, error in zip(paths, notebooks, errors)}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
-def test_notebook_executes(path, tmp_path):
-    notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+def test_notebook_executes(path, executed):
+    notebook = executed[path]
+    if isinstance(notebook, BaseException):
+        raise notebook
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     errors = [o for o in outputs if o.output_type == "error"]
     assert not errors, "\n".join(f"{o.ename}: {o.evalue}" for o in errors)

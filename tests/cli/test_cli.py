@@ -1,30 +1,25 @@
 """The `tfllm` command end to end, in subprocesses, as a user runs it."""
 
+import functools
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.helpers import toy_topics, write_csv
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TFLLM = os.path.join(os.path.dirname(sys.executable), "tfllm")
-SMOKE = "--config=configs/bert_classifier.py:smoke"
+from tests.helpers import (SMOKE, error_line, selected_params, side_by_side, tfllm, tfllm_all,
+                           toy_topics, write_csv)
 
 
-def tfllm(*args, cwd=REPO):
-    """Runs the installed console script; returns the CompletedProcess."""
-    command = [TFLLM] if os.path.exists(TFLLM) else [sys.executable, "-m", "tfllm.cli.main"]
-    return subprocess.run(command + list(args), cwd=cwd, capture_output=True, text=True,
-                          timeout=600, check=False)
-
-
-def error_line(result):
-    lines = [line for line in result.stderr.splitlines() if ": error: " in line]
-    assert len(lines) == 1, result.stderr[-3000:]
-    return lines[0]
+@pytest.fixture(scope="module")
+def bad_config_runs(request, tmp_path_factory):
+    """{flag: (CompletedProcess, workdir)}: `tfllm train SMOKE FLAG --workdir=WORKDIR` for the
+    selected cases below, run side by side (`tfllm_all`)."""
+    flags = selected_params(request, "test_bad_config_is_one_line_and_exit_code_2", "flag")
+    workdirs = [tmp_path_factory.mktemp("bad_config") / "run" for _ in flags]
+    results = tfllm_all(*[("train", SMOKE, flag, f"--workdir={workdir}")
+                          for flag, workdir in zip(flags, workdirs)])
+    return dict(zip(flags, zip(results, workdirs)))
 
 
 @pytest.mark.parametrize("flag,expected", [
@@ -36,18 +31,17 @@ def error_line(result):
     ("--config.data.train=missing.csv", "--config.data.train: data file not found: missing.csv"),
     ("--config=configs/nowhere.py", "--config: config file not found: configs/nowhere.py"),
 ])
-def test_bad_config_is_one_line_and_exit_code_2(flag, expected, tmp_path):
-    result = tfllm("train", SMOKE, flag, f"--workdir={tmp_path / 'run'}")
+def test_bad_config_is_one_line_and_exit_code_2(flag, expected, bad_config_runs):
+    result, workdir = bad_config_runs[flag]
     assert result.returncode == 2
     assert expected in error_line(result)
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "run").exists()  # nothing started
+    assert not workdir.exists()  # nothing started
 
 
 @pytest.mark.slow
-def test_smoke_run_writes_the_work_directory_contract(tmp_path):
-    workdir = tmp_path / "run"
-    result = tfllm("train", SMOKE, f"--workdir={workdir}")
+def test_smoke_run_writes_the_work_directory_contract(smoke_cli_run):
+    workdir, result = smoke_cli_run  # `tfllm train SMOKE --workdir=...` (tests/conftest.py)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "validation accuracy" in result.stdout
     assert f"tfllm evaluate --workdir={workdir}" in result.stdout
@@ -64,14 +58,15 @@ def test_smoke_run_writes_the_work_directory_contract(tmp_path):
     resolved = json.loads((workdir / "config.json").read_text())
     assert resolved["model"]["backbone"]["hidden_dim"] == 16
     assert len((workdir / "tokenizer/labels.txt").read_text().splitlines()) == 21
-    # model.keras loads in a fresh process that imports only tfllm and keras.
-    loads = subprocess.run(
-        [sys.executable, "-c", "import sys, tfllm, keras; "
-         "m = keras.saving.load_model(sys.argv[1]); print(m.count_params())",
-         str(workdir / "model.keras")], capture_output=True, text=True, check=False)
+    # model.keras loads in a fresh process that imports only tfllm and keras; and a finished
+    # run is never overwritten by accident (the two commands only read the run: side by side).
+    loads, again = side_by_side(
+        functools.partial(subprocess.run, [
+            sys.executable, "-c", "import sys, tfllm, keras; "
+            "m = keras.saving.load_model(sys.argv[1]); print(m.count_params())",
+            str(workdir / "model.keras")], capture_output=True, text=True, check=False),
+        functools.partial(tfllm, "train", SMOKE, f"--workdir={workdir}"))
     assert loads.returncode == 0 and int(loads.stdout.split()[-1]) > 0, loads.stderr[-3000:]
-    # A finished run is never overwritten by accident.
-    again = tfllm("train", SMOKE, f"--workdir={workdir}")
     assert again.returncode == 2 and "already holds a finished run" in error_line(again)
 
 
@@ -87,7 +82,19 @@ def test_own_csv_with_string_labels_trains_evaluates_and_predicts(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (workdir / "tokenizer/labels.txt").read_text().split() == ["food", "sport"]
 
-    evaluated = tfllm("evaluate", f"--workdir={workdir}", "--plot")
+    # Four commands on the finished run, side by side: each writes only its own output.
+    test = write_csv(tmp_path / "test.csv", [("the goal of the match", "sport"),
+                                             ("bread with cheese", "food")])
+    unlabelled = tmp_path / "unlabelled.csv"
+    unlabelled.write_text("text\nthe goal of the match\nbread with cheese\n", encoding="utf-8")
+    evaluated, on_file, predicted, from_file = tfllm_all(
+        ("evaluate", f"--workdir={workdir}", "--plot"),
+        ("evaluate", f"--workdir={workdir}", f"--data={test}",
+         f"--output={tmp_path / 'test_eval.json'}"),
+        ("predict", f"--workdir={workdir}", "--text=the coach and the team",
+         "--text=soup recipe with spice"),
+        ("predict", f"--workdir={workdir}", f"--input={unlabelled}", "--top_k=1"))
+
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     report = json.loads((workdir / "eval.json").read_text())
     assert report["accuracy"] >= 0.9  # two topics with disjoint words
@@ -99,23 +106,14 @@ def test_own_csv_with_string_labels_trains_evaluates_and_predicts(tmp_path):
         png = (workdir / "plots" / chart).read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 5000, chart
 
-    test = write_csv(tmp_path / "test.csv", [("the goal of the match", "sport"),
-                                             ("bread with cheese", "food")])
-    on_file = tfllm("evaluate", f"--workdir={workdir}", f"--data={test}",
-                    f"--output={tmp_path / 'test_eval.json'}")
     assert on_file.returncode == 0, on_file.stderr[-3000:]
     assert json.loads((tmp_path / "test_eval.json").read_text())["examples"] == 2
 
-    predicted = tfllm("predict", f"--workdir={workdir}", "--text=the coach and the team",
-                      "--text=soup recipe with spice")
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     rows = [json.loads(line) for line in predicted.stdout.splitlines()]
     assert [row["label"] for row in rows] == ["sport", "food"]
     assert sum(rows[0]["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
 
-    unlabelled = tmp_path / "unlabelled.csv"
-    unlabelled.write_text("text\nthe goal of the match\nbread with cheese\n", encoding="utf-8")
-    from_file = tfllm("predict", f"--workdir={workdir}", f"--input={unlabelled}", "--top_k=1")
     assert from_file.returncode == 0, from_file.stderr[-3000:]
     rows = [json.loads(line) for line in from_file.stdout.splitlines()]
     assert [row["text"] for row in rows] == ["the goal of the match", "bread with cheese"]
@@ -123,8 +121,8 @@ def test_own_csv_with_string_labels_trains_evaluates_and_predicts(tmp_path):
 
 
 def test_unknown_command_and_help():
-    assert tfllm("fly").returncode == 2
-    result = tfllm("--help")
+    unknown, result = tfllm_all(("fly",), ("--help",))
+    assert unknown.returncode == 2
     assert result.returncode == 0 and "train" in result.stdout and "predict" in result.stdout
 
 

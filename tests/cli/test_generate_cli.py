@@ -4,16 +4,16 @@ import json
 
 import pytest
 
-from tests.cli.test_cli import error_line, tfllm
+from tests.helpers import copy_run, error_line, selected_params, tfllm, tfllm_all
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("cli") / "gpt")
-    result = tfllm("train", "--config=configs/gpt_lm.py:smoke", f"--workdir={path}")
-    assert result.returncode == 0, result.stderr[-3000:]
+def workdir(gpt_run, tmp_path_factory):
+    """A copy (`tfllm evaluate` writes eval.json into it) of the shared `tfllm train`
+    `:smoke` GPT run (tests/conftest.py)."""
+    path, result = gpt_run
     assert "validation perplexity" in result.stdout and "unigram baseline" in result.stdout
-    return path
+    return copy_run(path, tmp_path_factory.mktemp("cli") / "gpt")
 
 
 def test_generate_prints_one_json_line_per_prompt(workdir):
@@ -25,13 +25,23 @@ def test_generate_prints_one_json_line_per_prompt(workdir):
     assert lines[0]["generated_text"].startswith("What is AI?\n")
 
 
+@pytest.fixture(scope="module")
+def bad_flag_runs(request, workdir):
+    """{flag: CompletedProcess}: `tfllm generate --prompt=... FLAG` for the selected cases
+    below, run side by side (`tfllm_all`)."""
+    flags = selected_params(request, "test_bad_generation_flags_are_one_line_errors", "flag")
+    results = tfllm_all(*[("generate", f"--workdir={workdir}", "--prompt=What is AI?", flag)
+                          for flag in flags])
+    return dict(zip(flags, results))
+
+
 @pytest.mark.parametrize("flag, expected", [
     ("--temperature=0", "temperature: got 0.0, expected > 0"),
     ("--sampler=nucleus", "sampler: unknown sampler 'nucleus'"),
     ("--max_length=2", "max_length: got 2, but the longest prompt has"),
 ])
-def test_bad_generation_flags_are_one_line_errors(workdir, flag, expected):
-    result = tfllm("generate", f"--workdir={workdir}", "--prompt=What is AI?", flag)
+def test_bad_generation_flags_are_one_line_errors(bad_flag_runs, flag, expected):
+    result = bad_flag_runs[flag]
     assert result.returncode == 2
     assert expected in error_line(result)
 

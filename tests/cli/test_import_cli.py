@@ -3,7 +3,7 @@
 import json
 import os
 
-from tests.cli.test_cli import error_line, tfllm
+from tests.helpers import error_line, tfllm, tfllm_all
 from tests.models.test_gguf import CONFIG, hf_llama_weights, write_gguf
 
 
@@ -18,20 +18,22 @@ def test_import_a_gguf_file_then_generate(tmp_path):
         config = json.load(f)
     assert config["model"]["architecture"] == "llama" and config["data"]["format"] == "documents"
 
-    result = tfllm("generate", f"--workdir={workdir}", "--prompt=the answer",
-                   "--max_new_tokens=3")
+    # Generating reads the run; importing again must refuse before writing: side by side.
+    result, again = tfllm_all(
+        ("generate", f"--workdir={workdir}", "--prompt=the answer", "--max_new_tokens=3"),
+        ("import", f"--config.model.init_from={path}", f"--workdir={workdir}"))
     assert result.returncode == 0, result.stderr[-3000:]
     line = json.loads(result.stdout)
     assert line["completion"] and line["generated_text"] == "the answer" + line["completion"]
-
-    again = tfllm("import", f"--config.model.init_from={path}", f"--workdir={workdir}")
     assert again.returncode == 2 and "already holds a model.keras" in error_line(again)
 
 
 def test_import_needs_a_checkpoint_and_a_decoder(tmp_path):
-    result = tfllm("import", f"--workdir={tmp_path / 'x'}")
+    result, classifier = tfllm_all(
+        ("import", f"--workdir={tmp_path / 'x'}"),
+        ("import", "--config=configs/bert_classifier.py", "--config.model.init_from=configs",
+         f"--workdir={tmp_path / 'x'}"))
     assert result.returncode == 2
     assert "--config.model.init_from: empty; name the checkpoint" in error_line(result)
-    result = tfllm("import", "--config=configs/bert_classifier.py",
-                   "--config.model.init_from=configs", f"--workdir={tmp_path / 'x'}")
-    assert result.returncode == 2 and "tfllm import writes language models" in error_line(result)
+    assert classifier.returncode == 2
+    assert "tfllm import writes language models" in error_line(classifier)

@@ -13,7 +13,6 @@ import pytest
 import tensorflow as tf
 
 import tfllm
-from tests.helpers import toy_topics, train_until_learned
 from tfllm.errors import TfllmError
 from tfllm.evaluation import attributions
 from tfllm.models import heads
@@ -24,9 +23,9 @@ FOOD = "some cheese with the bread number 7"
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    return train_until_learned(str(tmp_path_factory.mktemp("explain")), toy_topics(40),
-                               epochs=4)[1]
+def workdir(topics_run):
+    """The shared toy-topics run (tests/conftest.py): labels food and sport."""
+    return topics_run[1]
 
 
 @pytest.fixture(scope="module")

@@ -3,18 +3,16 @@ ignores them."""
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
 import tfllm
-from tests.helpers import toy_topics, train_until_learned
+from tests.helpers import finish, start, toy_topics, train_until_learned
 from tfllm.errors import DataError
 from tfllm.evaluation import bias
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HE_SHE = bias.Pair("he", "she", "gender")
 
 
@@ -61,15 +59,13 @@ def test_the_probe_flags_a_pronoun_classifier_and_not_a_topic_classifier(tmp_pat
     pronoun_rows = [(f"{pronoun} {fillers[i % 6]} on day {i}", label)
                     for i in range(40) for pronoun, label in (("he", "a"), ("she", "b"))]
     leans = train(pronoun_rows, str(tmp_path / "pronoun"))
+    # `tfllm probe-bias` runs on the first classifier while this process trains the second.
+    probe_cli = start(sys.executable, "-m", "tfllm.cli.main", "probe-bias", f"--workdir={leans}")
     topic_rows = [(f"{pronoun} said {text}", label)
                   for text, label in toy_topics(30) for pronoun in ("he", "she")]
     ignores = train(topic_rows, str(tmp_path / "topic"))
 
-    result = subprocess.run([sys.executable, "-m", "tfllm.cli.main", "probe-bias",
-                             f"--workdir={leans}"], cwd=REPO, capture_output=True, text=True,
-                            timeout=600, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "flagged: he/she" in result.stdout
+    assert "flagged: he/she" in finish(probe_cli)
     report = json.loads((tmp_path / "pronoun" / "run" / "bias.json").read_text())
     he_she = next(row for row in report["pairs"] if row["pair"] == "he/she")
     assert he_she["flip_rate"] > 0.9  # the label is the pronoun

@@ -39,19 +39,25 @@ PROMPTS = [np.array([3, 14, 15], np.int32), np.array([9, 2, 6, 5, 35, 8], np.int
            np.array([27], np.int32)]
 
 
-def test_cached_greedy_equals_full_forward_greedy(causal_lm):
-    decoder = Decoder(causal_lm, end_id=VOCAB + 5, context_length=CONTEXT)  # no stop
+@pytest.fixture(scope="module")
+def decoder(causal_lm):
+    """One XLA-compiled decoder (no stop: the end id is outside the vocabulary) for the tests
+    below: it compiles once per shape and sampler, so tests that decode the same shapes
+    (12 new tokens after each of PROMPTS) share the compiled programs."""
+    return Decoder(causal_lm, end_id=VOCAB + 5, context_length=CONTEXT)
+
+
+def test_cached_greedy_equals_full_forward_greedy(causal_lm, decoder):
     for prompt in PROMPTS:
         got = decoder.generate([prompt], max_new_tokens=12)[0]
         assert got.tolist() == reference_greedy(causal_lm, prompt, 12)
 
 
-def test_ragged_batch_equals_each_prompt_alone(causal_lm):
-    decoder = Decoder(causal_lm, end_id=VOCAB + 5, context_length=CONTEXT)
-    together = decoder.generate(PROMPTS, max_new_tokens=10)
+def test_ragged_batch_equals_each_prompt_alone(decoder):
+    together = decoder.generate(PROMPTS, max_new_tokens=12)
     for prompt, row in zip(PROMPTS, together):
-        assert len(row) == 10
-        assert row.tolist() == decoder.generate([prompt], max_new_tokens=10)[0].tolist()
+        assert len(row) == 12
+        assert row.tolist() == decoder.generate([prompt], max_new_tokens=12)[0].tolist()
 
 
 def test_bfloat16_copy_keeps_clear_greedy_choices(causal_lm):
@@ -72,15 +78,13 @@ def test_bfloat16_copy_keeps_clear_greedy_choices(causal_lm):
     SamplingOptions(sampler="beam", num_beams=1),
     SamplingOptions(sampler="top_k", top_k=1, temperature=0.7),
 ])
-def test_beam_width_one_and_top_k_one_equal_greedy(causal_lm, options):
-    decoder = Decoder(causal_lm, end_id=VOCAB + 5, context_length=CONTEXT)
-    greedy = decoder.generate(PROMPTS, max_new_tokens=10)
-    other = decoder.generate(PROMPTS, max_new_tokens=10, options=options, seed=3)
+def test_beam_width_one_and_top_k_one_equal_greedy(decoder, options):
+    greedy = decoder.generate(PROMPTS, max_new_tokens=12)
+    other = decoder.generate(PROMPTS, max_new_tokens=12, options=options, seed=3)
     assert [r.tolist() for r in other] == [r.tolist() for r in greedy]
 
 
-def test_beam_search_finds_a_sequence_at_least_as_likely_as_greedy(causal_lm):
-    decoder = Decoder(causal_lm, end_id=VOCAB + 5, context_length=CONTEXT)
+def test_beam_search_finds_a_sequence_at_least_as_likely_as_greedy(causal_lm, decoder):
     prompt = PROMPTS[1]
 
     def log_likelihood(new):
@@ -96,8 +100,7 @@ def test_beam_search_finds_a_sequence_at_least_as_likely_as_greedy(causal_lm):
 
 
 @pytest.mark.parametrize("sampler", ["random", "top_k", "top_p"])
-def test_seed_makes_sampling_reproducible(causal_lm, sampler):
-    decoder = Decoder(causal_lm, end_id=VOCAB + 5, context_length=CONTEXT)
+def test_seed_makes_sampling_reproducible(decoder, sampler):
     options = SamplingOptions(sampler=sampler, temperature=5.0, top_k=20, top_p=0.99)
     first = decoder.generate(PROMPTS, max_new_tokens=15, options=options, seed=11)
     again = decoder.generate(PROMPTS, max_new_tokens=15, options=options, seed=11)
@@ -136,13 +139,11 @@ def test_repeated_calls_reuse_one_trace(causal_lm):
     ({"max_new_tokens": 0}, None, "max_new_tokens"),
     ({"max_new_tokens": CONTEXT}, None, "context window of 32"),
 ])
-def test_bad_arguments_name_the_argument(causal_lm, kwargs, options, message):
-    decoder = Decoder(causal_lm, end_id=VOCAB + 5, context_length=CONTEXT)
+def test_bad_arguments_name_the_argument(decoder, kwargs, options, message):
     with pytest.raises(GenerationError, match=message):
         decoder.generate(PROMPTS[:2], options=options, **kwargs)
 
 
-def test_empty_prompt_is_an_error(causal_lm):
-    decoder = Decoder(causal_lm, end_id=VOCAB + 5, context_length=CONTEXT)
+def test_empty_prompt_is_an_error(decoder):
     with pytest.raises(GenerationError, match="empty prompt"):
         decoder.generate([np.array([], np.int32)], max_new_tokens=3)

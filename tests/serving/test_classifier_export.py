@@ -1,5 +1,6 @@
 """Exported classifiers: load with only tensorflow + tensorflow_text, match the Keras model."""
 
+import functools
 import json
 import os
 import subprocess
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 
 import tfllm
-from tests.helpers import export_with_cli, saved_model_cli, smoke_config, toy_topics, write_csv
+from tests.helpers import (export_with_cli, saved_model_cli, side_by_side, smoke_config,
+                           toy_topics, write_csv)
 from tfllm.errors import TfllmError
 from tfllm.serving import writer
 
@@ -17,56 +19,86 @@ EDGE_CASES = ["What is AI?", "", "   \t ", "word " * 500, "😀 mixed Ελλην
               "<b>Who</b> WROTE   Hamlet?"]
 
 # Runs in a fresh interpreter: only tensorflow and tensorflow_text are imported.
+# Reads a JSON list of requests; calls serving_default once per request.
 LOAD_AND_RUN = """
 import json, sys
 import tensorflow as tf
 import tensorflow_text  # registers the tokenizer ops, as TF Serving builds do
 serving = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-inputs = json.loads(sys.stdin.read())
-out = serving(**{name: tf.constant(value, tf.string) for name, value in inputs.items()})
+results = []
+for inputs in json.loads(sys.stdin.read()):
+    out = serving(**{name: tf.constant(value, tf.string) for name, value in inputs.items()})
+    results.append({"probabilities": out["probabilities"].numpy().tolist(),
+                    "label_id": out["label_id"].numpy().tolist(),
+                    "label": [x.decode() for x in out["label"].numpy()]})
 assert not {"tfllm", "keras_hub"} & set(sys.modules), "only tensorflow may be imported"
-print(json.dumps({"probabilities": out["probabilities"].numpy().tolist(),
-                  "label_id": out["label_id"].numpy().tolist(),
-                  "label": [x.decode() for x in out["label"].numpy()]}))
+print(json.dumps(results))
 """
 
 
-def serve_in_fresh_process(version_dir, texts, text_pairs=None):
-    inputs = {"text": texts, **({"text_pair": text_pairs} if text_pairs is not None else {})}
+def request(texts, text_pairs=None):
+    return {"text": texts, **({"text_pair": text_pairs} if text_pairs is not None else {})}
+
+
+def serve_all_in_fresh_process(version_dir, *requests):
+    """Calls serving_default on each `request(...)` in one fresh interpreter (one process
+    start for all); returns one output per request."""
     result = subprocess.run([sys.executable, "-c", LOAD_AND_RUN, version_dir],
-                            input=json.dumps(inputs), capture_output=True, text=True,
+                            input=json.dumps(requests), capture_output=True, text=True,
                             timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.splitlines()[-1])
 
 
+def serve_in_fresh_process(version_dir, texts, text_pairs=None):
+    """serving_default's output for one batch, in a fresh interpreter."""
+    return serve_all_in_fresh_process(version_dir, request(texts, text_pairs))[0]
+
+
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    workdir = str(tmp_path_factory.mktemp("export") / "run")
-    config = smoke_config()
-    tfllm.train(config, workdir)
-    return workdir
+def run(smoke_cli_run):
+    """The shared `tfllm train` `:smoke` run (tests/conftest.py): 21 topics."""
+    return str(smoke_cli_run[0])
+
+
+@pytest.fixture(scope="module")
+def exported(run, tmp_path_factory):
+    """(export_dir, version_dir): `writer.export` of the run; tests read, never add to it."""
+    export_dir = str(tmp_path_factory.mktemp("classifier") / "export")
+    return export_dir, writer.export(run, export_dir)
+
+
+@pytest.fixture(scope="module")
+def version_dir(exported):
+    return exported[1]
+
+
+@pytest.fixture(scope="module")
+def served(version_dir):
+    """serving_default's outputs, in one fresh process, for EDGE_CASES, a batch of one and a
+    batch of 512."""
+    return serve_all_in_fresh_process(version_dir, request(EDGE_CASES), request(["one"]),
+                                      request([f"text {i}" for i in range(512)]))
 
 
 @pytest.mark.slow
-def test_export_matches_the_keras_model_on_edge_cases(run, tmp_path):
-    version_dir = writer.export(run, str(tmp_path / "export"))
-    assert version_dir == str(tmp_path / "export" / "1")
+def test_export_matches_the_keras_model_on_edge_cases(run, exported, served):
+    export_dir, version_dir = exported
+    assert version_dir == os.path.join(export_dir, "1")
     assert sorted(os.listdir(os.path.join(version_dir, "assets"))) == ["labels.txt", "vocab.txt"]
     classifier = tfllm.load(run)
-    served = serve_in_fresh_process(version_dir, EDGE_CASES)
-    np.testing.assert_allclose(served["probabilities"], classifier.probabilities(EDGE_CASES),
+    edge_cases = served[0]
+    np.testing.assert_allclose(edge_cases["probabilities"], classifier.probabilities(EDGE_CASES),
                                atol=1e-5)
     expected = [r["label"] for r in classifier.predict(EDGE_CASES)]
-    assert served["label"] == expected
-    assert served["label_id"] == [classifier.labels.index(label) for label in expected]
+    assert edge_cases["label"] == expected
+    assert edge_cases["label_id"] == [classifier.labels.index(label) for label in expected]
 
 
 @pytest.mark.slow
-def test_batches_of_one_and_512_are_well_formed(run, tmp_path):
-    version_dir = writer.export(run, str(tmp_path / "export"))
-    assert len(serve_in_fresh_process(version_dir, ["one"])["label"]) == 1
-    big = serve_in_fresh_process(version_dir, [f"text {i}" for i in range(512)])
+def test_batches_of_one_and_512_are_well_formed(served):
+    _, one, big = served
+    assert len(one["label"]) == 1
     assert np.asarray(big["probabilities"]).shape == (512, 21)
     np.testing.assert_allclose(np.sum(big["probabilities"], axis=1), 1.0, atol=1e-5)
 
@@ -92,9 +124,8 @@ def test_failed_export_leaves_no_partial_version(run, tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_each_weight_is_stored_once(run, tmp_path):
+def test_each_weight_is_stored_once(run, version_dir):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    version_dir = writer.export(run, str(tmp_path / "export"))
     reader = tf.train.load_checkpoint(os.path.join(version_dir, "variables", "variables"))
     stored = [k for k in reader.get_variable_to_shape_map() if k.endswith("VARIABLE_VALUE")]
     model = tfllm.load(run).model
@@ -111,16 +142,17 @@ def test_cli_export_then_saved_model_cli_show_and_run(run, tmp_path):
     assert "signature_def['serve_examples']" in printed
     assert "FastWordpieceTokenizeWithOffsets" in printed
     assert "curl -s -X POST http://localhost:8501/v1/models/bert:predict" in printed
-    shown = saved_model_cli("show", export_dir / "1", "--all")
+    shown, ran = side_by_side(
+        functools.partial(saved_model_cli, "show", export_dir / "1", "--all"),
+        functools.partial(saved_model_cli, "run", export_dir / "1", "--tag_set", "serve",
+                          "--signature_def", "serving_default",
+                          "--input_exprs", 'text=["What is AI?"]'))
     assert "signature_def['serving_default']" in shown
-    ran = saved_model_cli("run", export_dir / "1", "--tag_set", "serve", "--signature_def",
-                          "serving_default", "--input_exprs", 'text=["What is AI?"]')
     assert "Result for output key label" in ran
 
 
-def test_warmup_requests_cover_every_signature(run, tmp_path):
+def test_warmup_requests_cover_every_signature(version_dir):
     from tfllm.serving import warmup  # pylint: disable=import-outside-toplevel
-    version_dir = writer.export(run, str(tmp_path / "export"))
     logs = warmup.read_warmup_requests(version_dir)
     names = [log.predict_log.request.model_spec.signature_name for log in logs]
     assert names == ["serving_default", "serve_examples", "serve_token_ids"]
@@ -142,10 +174,9 @@ def test_pair_task_export_takes_text_and_text_pair(tmp_path):
                                tfllm.load(workdir).probabilities(texts, pairs), atol=1e-5)
 
 
-def test_wrong_dtype_or_missing_input_is_a_signature_error(run, tmp_path):
+def test_wrong_dtype_or_missing_input_is_a_signature_error(version_dir):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    serving = tf.saved_model.load(writer.export(run, str(tmp_path / "e"))).signatures[
-        "serving_default"]
+    serving = tf.saved_model.load(version_dir).signatures["serving_default"]
     with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
         serving(text=tf.constant([1, 2]))
     with pytest.raises(TypeError):

@@ -1,5 +1,6 @@
 """Exported language models: load with only tensorflow + tensorflow_text, generate as in process."""
 
+import functools
 import json
 import os
 import subprocess
@@ -9,11 +10,9 @@ import numpy as np
 import pytest
 
 import tfllm
-from tests.helpers import export_with_cli, saved_model_cli
-from tfllm.configs import gpt_lm
+from tests.helpers import export_with_cli, saved_model_cli, side_by_side
 from tfllm.serving import describe
 from tfllm.serving import warmup
-from tfllm.serving import writer
 
 EDGE_CASES = ["What is AI?", "", "   \t ", "word " * 500, "😀 Ελλ 中文",
               "Do you like music?"]
@@ -49,17 +48,22 @@ print(json.dumps(out))
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    workdir = str(tmp_path_factory.mktemp("lm_export") / "run")
-    config = gpt_lm.get_config("smoke")
-    config.train.steps_per_epoch = 12  # peaked enough that greedy choices are clear-cut
-    tfllm.train(config, workdir)
-    return workdir
+def run(gpt_run):
+    """The shared `:smoke` GPT run (tests/conftest.py), trained 12 steps per epoch so that
+    greedy choices are clear-cut."""
+    return gpt_run[0]
 
 
 @pytest.fixture(scope="module")
-def version_dir(run, tmp_path_factory):
-    return writer.export(run, str(tmp_path_factory.mktemp("exports") / "gpt"))
+def cli_export(run, tmp_path_factory):
+    """(export_dir, printed): `tfllm export` of the run; every test reads its version 1."""
+    export_dir = tmp_path_factory.mktemp("exports") / "gpt"
+    return export_dir, export_with_cli(run, export_dir)
+
+
+@pytest.fixture(scope="module")
+def version_dir(cli_export):
+    return str(cli_export[0] / "1")
 
 
 def log_likelihood(lm, text):
@@ -133,12 +137,15 @@ def test_each_weight_is_stored_once(run, version_dir):
 
 
 @pytest.mark.slow
-def test_cli_export_then_saved_model_cli_show_and_run(run, tmp_path):
-    export_dir = tmp_path / "gpt"
-    printed = export_with_cli(run, export_dir)
+def test_cli_export_then_saved_model_cli_show_and_run(cli_export):
+    export_dir, printed = cli_export
+    assert f"exported {export_dir / '1'}" in printed
     assert "signature_def['generate']" in printed and "signature_def['score']" in printed
     assert '"inputs": {"prompt": ["What is AI?"]}' in printed
-    assert "signature_def['serving_default']" in saved_model_cli("show", export_dir / "1", "--all")
-    ran = saved_model_cli("run", export_dir / "1", "--tag_set", "serve", "--signature_def",
-                          "serving_default", "--input_exprs", 'prompt=["What is AI?"]')
+    shown, ran = side_by_side(
+        functools.partial(saved_model_cli, "show", export_dir / "1", "--all"),
+        functools.partial(saved_model_cli, "run", export_dir / "1", "--tag_set", "serve",
+                          "--signature_def", "serving_default",
+                          "--input_exprs", 'prompt=["What is AI?"]'))
+    assert "signature_def['serving_default']" in shown
     assert "Result for output key generated_text" in ran

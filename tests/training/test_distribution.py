@@ -4,7 +4,6 @@ processes on 127.0.0.1, and two mirrored replicas in one process."""
 import json
 import os
 import re
-import subprocess
 import sys
 
 import keras
@@ -12,12 +11,10 @@ import numpy as np
 import pytest
 
 import tfllm
-from tests.helpers import smoke_config, toy_topics, write_csv
+from tests.helpers import finish, smoke_config, start, toy_topics, write_csv
 from tfllm.cli import launch
 from tfllm.errors import ConfigError
 from tfllm.training import distribution as tfllm_distribution
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def metrics(workdir):
@@ -36,20 +33,17 @@ def no_dropout(config):
 @pytest.mark.slow
 def test_two_workers_match_each_other_and_a_single_process(tmp_path):
     data = write_csv(tmp_path / "train.csv", toy_topics(40))
-    single = str(tmp_path / "single")
+    workdir = str(tmp_path / "workers")
+    workers = start(sys.executable, "-m", "tfllm.cli.main", "train",
+                    "--config=configs/bert_classifier.py:smoke", f"--config.data.train={data}",
+                    "--config.model.backbone.dropout=0", "--config.model.head_dropout=0",
+                    f"--workdir={workdir}", "--num_workers=2")
+    single = str(tmp_path / "single")  # trained here while the workers start up
     config = no_dropout(smoke_config(train=data))
     tfllm.train(config, single)
+    printed = finish(workers)
 
-    workdir = str(tmp_path / "workers")
-    result = subprocess.run(
-        [sys.executable, "-m", "tfllm.cli.main", "train",
-         "--config=configs/bert_classifier.py:smoke", f"--config.data.train={data}",
-         "--config.model.backbone.dropout=0", "--config.model.head_dropout=0",
-         f"--workdir={workdir}", "--num_workers=2"],
-        cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-
-    digests = dict(re.findall(r"\[worker (\d)\] final weights ([0-9a-f]+)", result.stdout))
+    digests = dict(re.findall(r"\[worker (\d)\] final weights ([0-9a-f]+)", printed))
     assert set(digests) == {"0", "1"} and digests["0"] == digests["1"]  # workers agree
     chief = keras.saving.load_model(os.path.join(workdir, "model.keras"))
     reference = keras.saving.load_model(os.path.join(single, "model.keras"))
@@ -77,21 +71,17 @@ sys.exit(main.main(["tfllm"] + sys.argv[1:]))
 @pytest.mark.slow
 def test_mirrored_replicas_with_gradient_accumulation_match_a_single_process(tmp_path):
     data = write_csv(tmp_path / "train.csv", toy_topics(40))
-    single = str(tmp_path / "single")
+    workdir = str(tmp_path / "mirrored")
+    mirrored_run = start(sys.executable, "-c", MIRRORED_ON_TWO_CPUS, "train",
+                         "--config=configs/bert_classifier.py:smoke",
+                         f"--config.data.train={data}", "--config.model.backbone.dropout=0",
+                         "--config.model.head_dropout=0", "--config.train.grad_accum_steps=2",
+                         "--config.runtime.distribution=mirrored", f"--workdir={workdir}")
+    single = str(tmp_path / "single")  # trained here while the mirrored run starts up
     config = no_dropout(smoke_config(train=data))
     config.train.grad_accum_steps = 2
     tfllm.train(config, single)
-
-    workdir = str(tmp_path / "mirrored")
-    result = subprocess.run(
-        [sys.executable, "-c", MIRRORED_ON_TWO_CPUS, "train",
-         "--config=configs/bert_classifier.py:smoke", f"--config.data.train={data}",
-         "--config.model.backbone.dropout=0", "--config.model.head_dropout=0",
-         "--config.train.grad_accum_steps=2", "--config.runtime.distribution=mirrored",
-         f"--workdir={workdir}"],
-        cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "final weights" in result.stdout
+    assert "final weights" in finish(mirrored_run)
     mirrored = keras.saving.load_model(os.path.join(workdir, "model.keras"))
     reference = keras.saving.load_model(os.path.join(single, "model.keras"))
     for ours, theirs in zip(mirrored.get_weights(), reference.get_weights(), strict=True):

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.helpers import toy_topics, write_csv
+from tests.helpers import finish, start, toy_topics, write_csv
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -51,7 +51,8 @@ def metrics(workdir):
 def test_killed_anywhere_and_restarted_ends_with_the_uninterrupted_weights(tmp_path):
     data = write_csv(tmp_path / "train.csv", toy_topics(40))
     reference, resumed = str(tmp_path / "reference"), str(tmp_path / "resumed")
-    completed(train_args(data, reference))
+    # The uninterrupted run shares no file with the killed one: it runs beside it.
+    uninterrupted = start(sys.executable, "-m", "tfllm.cli.main", *train_args(data, reference))
     args = train_args(data, resumed)
 
     killed_at("batch", 4, args)  # mid epoch 2; the latest backup is epoch 1's end (step 3)
@@ -59,6 +60,7 @@ def test_killed_anywhere_and_restarted_ends_with_the_uninterrupted_weights(tmp_p
     assert os.path.isdir(os.path.join(resumed, "backup", "step-000000006.tmp"))
     killed_at("checkpoint", 1, args)  # resumes mid epoch 2 (step 4); dies saving a checkpoint
     result = completed(args)  # resumes from the last complete backup and finishes
+    finish(uninterrupted)
 
     assert "resumed from step" in result.stdout
     assert not os.path.exists(os.path.join(resumed, "backup"))  # removed once model.keras is

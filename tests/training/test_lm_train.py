@@ -17,15 +17,20 @@ from tfllm.models import gpt
 from tfllm.training import lm_loop
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    workdir = str(tmp_path_factory.mktemp("gpt") / "run")
-    report = tfllm.train(gpt_lm.get_config("smoke"), workdir)
-    return workdir, report
+@pytest.fixture
+def run(gpt_run):
+    """(workdir, the validation report it saved in eval.json) of the shared `tfllm train`
+    `:smoke` GPT run (tests/conftest.py)."""
+    workdir, _ = gpt_run
+    with open(os.path.join(workdir, "eval.json"), encoding="utf-8") as f:
+        return workdir, json.load(f)
 
 
-def test_run_writes_the_work_directory_and_perplexity(run):
+def test_run_writes_the_work_directory_and_perplexity(run, gpt_run):
     workdir, report = run
+    printed = gpt_run[1].stdout  # `tfllm train` prints the report tfllm.train returned
+    assert (f"validation perplexity {report['perplexity']:.2f} on {report['tokens']} tokens "
+            f"(unigram baseline {report['unigram_perplexity']:.2f})") in printed
     for name in ("config.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "model.keras",
                  "metrics.jsonl", "eval.json", "data_report.json"):
         assert os.path.exists(os.path.join(workdir, name)), name

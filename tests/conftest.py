@@ -1,0 +1,55 @@
+"""Runs that several test modules read, each trained once per session.
+
+A shared run is read, never written: a test that writes into a work directory
+(`tfllm evaluate` without --output, `tfllm probe-bias`, a second `tfllm train`
+that continues it) trains its own run or works on a copy (`helpers.copy_run`).
+Each shared run's files are fingerprinted after training and checked again when
+the session ends, so a test that writes into one fails instead of changing what
+the next module reads.
+"""
+
+import pytest
+
+from tests import helpers
+
+
+def assert_unchanged(workdir, before):
+    assert helpers.fingerprint(workdir) == before, f"a test wrote into the shared run {workdir}"
+
+
+@pytest.fixture(scope="session")
+def topics_run(tmp_path_factory):
+    """(report, workdir): the smoke classifier trained on `toy_topics(60)` until it separates
+    sport from food (`helpers.train_until_learned`), through the Python API."""
+    report, workdir = helpers.train_until_learned(str(tmp_path_factory.mktemp("topics")),
+                                                  helpers.toy_topics(60))
+    before = helpers.fingerprint(workdir)
+    yield report, workdir
+    assert_unchanged(workdir, before)
+
+
+@pytest.fixture(scope="session")
+def smoke_cli_run(tmp_path_factory):
+    """(workdir, CompletedProcess): `tfllm train --config=configs/bert_classifier.py:smoke`
+    (the default corpus, 21 topics) in a subprocess, as a user runs it."""
+    workdir = tmp_path_factory.mktemp("smoke_cli") / "run"
+    result = helpers.tfllm("train", helpers.SMOKE, f"--workdir={workdir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    before = helpers.fingerprint(workdir)
+    yield workdir, result
+    assert_unchanged(workdir, before)
+
+
+@pytest.fixture(scope="session")
+def gpt_run(tmp_path_factory):
+    """(workdir, CompletedProcess): `tfllm train --config=configs/gpt_lm.py:smoke` in a
+    subprocess, with 12 steps per epoch (not 3): its next-token distributions are then peaked
+    enough that greedy choices are clear-cut, which the export tests need to compare served
+    and in-process text."""
+    workdir = str(tmp_path_factory.mktemp("gpt") / "run")
+    result = helpers.tfllm("train", "--config=configs/gpt_lm.py:smoke",
+                           "--config.train.steps_per_epoch=12", f"--workdir={workdir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    before = helpers.fingerprint(workdir)
+    yield workdir, result
+    assert_unchanged(workdir, before)
