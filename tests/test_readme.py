@@ -3,7 +3,9 @@
 import os
 import re
 
-from tfllm.configs import bert_classifier, gpt_lm
+import pytest
+
+from tfllm.configs import bert_classifier, bert_qa, bert_tagger, gpt_lm, seq2seq
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,6 +47,17 @@ def test_reference_table_lists_every_field_with_its_default():
             check_default(field, gpt_rows[field], value)
         else:  # shared with the classifier: same default, listed there
             assert classifier.get(field, object()) == value, f"gpt_lm reference lacks {field}"
+
+
+@pytest.mark.parametrize("config", [bert_tagger, bert_qa, seq2seq], ids=lambda m: m.__name__)
+def test_task_reference_lists_every_field_with_its_default(config):
+    """Each task config has its own table (`#### `configs/NAME.py` fields`) under Use 1."""
+    name = config.__name__.rsplit(".", 1)[-1]
+    section = read("README.md").split(f"#### `configs/{name}.py` fields")[1].split("\n### ")[0]
+    rows = reference_rows(section)
+    for field, value in flatten(config.get_config()):
+        assert field in rows, f"README's configs/{name}.py reference lacks {field}"
+        check_default(field, rows[field], value)
 
 
 def test_ci_runs_the_readme_test_command():

@@ -10,6 +10,8 @@ the config is locked, so a typo is an error before any work starts.
 
 import ml_collections
 
+from tfllm.configs import sections
+
 
 def get_config(variant=""):
     """Returns the config; `variant` is "" (full run) or "smoke" (seconds, for tests)."""
@@ -67,56 +69,14 @@ def get_config(variant=""):
     model.init_from = ""
     model.init_unsafe = False  # Allow a .keras file that needs arbitrary code to load.
     model.size = "mini"  # tiny 2x128, mini 4x256, small 4x512, medium 8x512, base 12x768.
-    model.backbone = backbone = ml_collections.ConfigDict()
-    # Explicit dimensions; 0 takes the value of model.size. Names are BertBackbone's.
-    backbone.num_layers = 0
-    backbone.num_heads = 0
-    backbone.hidden_dim = 0
-    backbone.intermediate_dim = 0
-    backbone.dropout = 0.1  # Dropout inside the transformer layers.
+    model.backbone = backbone = sections.backbone()  # BertBackbone's arguments
     model.head_dropout = 0.1  # Dropout before the per-token start/end layer.
 
-    config.train = train = ml_collections.ConfigDict()
-    train.epochs = 3  # Passes over the training windows.
-    train.steps_per_epoch = 0  # 0 = one full pass; otherwise stop each epoch after N steps.
-    train.learning_rate = 5e-4  # Peak learning rate, reached at the end of warmup.
-    train.warmup_fraction = 0.1  # Share of all steps spent warming up linearly from 0.
-    train.decay = "linear"  # After warmup: 'linear', 'cosine' or 'constant'.
-    train.end_learning_rate_ratio = 0.0  # Final learning rate as a share of the peak.
-    train.weight_decay = 0.01  # AdamW decoupled decay; not applied to LayerNorm, bias, embeddings.
-    train.ema_momentum = 0.0  # Keep an exponential moving average of weights; 0 = off.
-    train.clipnorm = 1.0  # Global gradient-norm clipping; 0 = off.
-    # Batches whose mean gradient makes one weight update; 1 = update every batch.
-    train.grad_accum_steps = 1
-    train.l2 = 0.0  # Optional L2 penalty on kernels (in addition to weight decay).
-    # Epochs without a better validation start/end accuracy before stopping; 0 = off.
-    train.early_stopping_patience = 0
-    train.checkpoint_every_epochs = 1  # Periodic checkpoints in checkpoints/; best one kept too.
-    # Batches between backups (besides one at every epoch end) that a killed run resumes from.
-    train.backup_every_steps = 200
-    train.verbose = 1  # 0 silent, 1 progress bar, 2 one line per epoch.
-    # LoRA: train low-rank adapters W + (alpha / rank) * A B on frozen weights instead of every
-    # weight (start from a pretrained model.init_from); model.keras is saved merged, the adapters
-    # alone in adapters.npz. A pattern names a layer by its weight path less the last part
-    # ("transformer_layer_0/self_attention_layer/query"), matched whole or as a tail after a "/".
-    train.lora = lora = ml_collections.ConfigDict()
-    lora.rank = 0  # Rank of each adapter; 0 = off (full fine-tuning).
-    lora.alpha = 0.0  # Scales the adapters' output by alpha / rank; 0 = rank (scale 1).
-    lora.dropout = 0.0  # Dropout on the adapters' input while training.
-    lora.targets = "query,value"  # Comma-separated patterns of the layers that get adapters.
-    # Comma-separated patterns of layers trained in full besides the adapters ('' = none; the
-    # new per-token layer, span_logits, always trains).
-    lora.train_also = ""
+    # Passes over the training windows; early stopping watches the validation start/end accuracy.
+    config.train = train = sections.train(epochs=3, learning_rate=5e-4, l2=0.0)
+    train.lora = sections.lora()  # The new per-token layer, span_logits, always trains.
 
-    config.runtime = runtime = ml_collections.ConfigDict()
-    runtime.deterministic = False  # Deterministic ops (slower) for bit-reproducible runs.
-    # 'float32', 'mixed_bfloat16', 'mixed_float16' or 'auto' (mixed_bfloat16 where the
-    # hardware computes bfloat16 natively, else float32), as for the classifier.
-    runtime.mixed_precision = "auto"
-    runtime.jit_compile = False  # XLA for the train step.
-    # 'none', 'mirrored', 'multi_worker' or 'tpu'; data.batch_size stays the global batch.
-    runtime.distribution = "none"
-    runtime.tpu = ""  # TPU name or grpc:// address for 'tpu'; '' = the TPU attached to this VM.
+    config.runtime = runtime = sections.runtime(mixed_precision="auto")
 
     if variant == "smoke":
         # Seconds on a laptop: a toy model and a few steps; still needs --config.data.train.

@@ -9,6 +9,8 @@ before any work starts. Generate from the finished run with
 
 import ml_collections
 
+from tfllm.configs import sections
+
 
 def get_config(variant=""):
     """Returns the config; `variant` is "" (full run) or "smoke" (seconds, for tests)."""
@@ -55,45 +57,14 @@ def get_config(variant=""):
     model.init_from = ""
     model.init_unsafe = False  # Allow a .keras file that needs arbitrary code to load.
     model.size = "tiny"  # tiny 2x128, mini 4x256, small 6x512, medium 8x512, base 12x768 (GPT-2).
-    model.backbone = backbone = ml_collections.ConfigDict()
-    # Explicit dimensions; 0 takes the value of model.size. Names are GPT2Backbone's.
-    backbone.num_layers = 0
-    backbone.num_heads = 0
-    backbone.hidden_dim = 0
-    backbone.intermediate_dim = 0
-    backbone.dropout = 0.1  # Dropout on embeddings and inside the transformer layers.
-    backbone.max_sequence_length = 0  # Context window (positions); 0 = data.max_seq_length.
+    # GPT2Backbone's arguments; max_sequence_length is the context window, 0 = data.max_seq_length.
+    model.backbone = backbone = sections.backbone(max_sequence_length=0)
 
-    config.train = train = ml_collections.ConfigDict()
-    train.epochs = 30  # Passes over the training blocks.
-    train.steps_per_epoch = 0  # 0 = one full pass; otherwise stop each epoch after N steps.
-    train.learning_rate = 1e-3  # Peak learning rate, reached at the end of warmup.
-    train.warmup_fraction = 0.05  # Share of all steps spent warming up linearly from 0.
-    train.decay = "cosine"  # After warmup: 'linear', 'cosine' or 'constant'.
-    train.end_learning_rate_ratio = 0.1  # Final learning rate as a share of the peak.
-    train.weight_decay = 0.1  # AdamW decoupled decay; not applied to LayerNorm, bias, embeddings.
-    train.ema_momentum = 0.0  # Keep an exponential moving average of weights; 0 = off.
-    train.clipnorm = 1.0  # Global gradient-norm clipping; 0 = off.
-    # Batches whose mean gradient makes one weight update (an update sees grad_accum_steps x
-    # data.batch_size examples); 1 = update every batch.
-    train.grad_accum_steps = 1
-    # Epochs without val_loss improvement before stopping (the best weights are kept); 0 = off.
-    train.early_stopping_patience = 3
-    train.checkpoint_every_epochs = 1  # Periodic checkpoints in checkpoints/; best one kept too.
-    # Batches between backups (besides one at every epoch end) that a killed run resumes from.
-    train.backup_every_steps = 200
-    train.verbose = 1  # 0 silent, 1 progress bar, 2 one line per epoch.
-    # LoRA: train low-rank adapters W + (alpha / rank) * A B on frozen weights instead of every
-    # weight (start from a pretrained model.init_from); model.keras is saved merged, the adapters
-    # alone in adapters.npz. A pattern names a layer by its weight path less the last part
-    # ("transformer_layer_0/self_attention/query"), matched whole or as a tail after a "/".
-    train.lora = lora = ml_collections.ConfigDict()
-    lora.rank = 0  # Rank of each adapter; 0 = off (full fine-tuning).
-    lora.alpha = 0.0  # Scales the adapters' output by alpha / rank; 0 = rank (scale 1).
-    lora.dropout = 0.0  # Dropout on the adapters' input while training.
-    lora.targets = "query,value"  # Comma-separated patterns of the layers that get adapters.
-    # Comma-separated patterns of layers trained in full besides the adapters; '' = none.
-    lora.train_also = ""
+    # Passes over the training blocks; early stopping watches val_loss.
+    config.train = train = sections.train(
+        epochs=30, learning_rate=1e-3, warmup_fraction=0.05, decay="cosine",
+        end_learning_rate_ratio=0.1, weight_decay=0.1, early_stopping_patience=3)
+    train.lora = sections.lora()
 
     # Defaults of `tfllm generate` and the text-generation pipeline for this run.
     config.generation = generation = ml_collections.ConfigDict()
@@ -109,17 +80,7 @@ def get_config(variant=""):
     # float32's where two tokens are nearly tied). Exports keep float32.
     generation.weights_dtype = "float32"
 
-    config.runtime = runtime = ml_collections.ConfigDict()
-    runtime.deterministic = False  # Deterministic ops (slower) for bit-reproducible runs.
-    # 'float32', 'mixed_bfloat16' (CPUs with AVX-512 BF16, TPUs, recent GPUs),
-    # 'mixed_float16' (GPUs; the loss is scaled dynamically so small gradients survive) or
-    # 'auto' (mixed_bfloat16 where the hardware computes bfloat16 natively, else float32).
-    runtime.mixed_precision = "float32"
-    runtime.jit_compile = False  # XLA for the train step.
-    # 'none', 'mirrored' (every local GPU), 'multi_worker' (the cluster in TF_CONFIG; see
-    # `tfllm train --num_workers`) or 'tpu' (runtime.tpu). data.batch_size stays the global batch.
-    runtime.distribution = "none"
-    runtime.tpu = ""  # TPU name or grpc:// address for 'tpu'; '' = the TPU attached to this VM.
+    config.runtime = sections.runtime(mixed_precision="float32")
 
     if variant == "smoke":
         # Seconds on a laptop: a toy model and a few steps; the tests run this.

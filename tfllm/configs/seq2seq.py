@@ -10,6 +10,8 @@ config is locked, so a typo is an error before any work starts.
 
 import ml_collections
 
+from tfllm.configs import sections
+
 ARCHITECTURES = ("bart", "gpt")
 VARIANTS = ("", "translation_smoke", "summarization_smoke")
 
@@ -62,33 +64,14 @@ def get_config(variant=""):
     model.init_unsafe = False  # Allow a .keras file that needs arbitrary code to load.
     # tiny 2x128, mini 4x256, small 6x512, medium 8x512, base 12x768 (BART: layers each side).
     model.size = "tiny"
-    model.backbone = backbone = ml_collections.ConfigDict()
-    # Explicit dimensions; 0 takes the value of model.size. Names are BartBackbone's.
-    backbone.num_layers = 0
-    backbone.num_heads = 0
-    backbone.hidden_dim = 0
-    backbone.intermediate_dim = 0
-    backbone.dropout = 0.1  # Dropout on embeddings and inside the transformer layers.
-    # Positions; 0 = what the data needs (BART: max of the source length and target length + 2).
-    backbone.max_sequence_length = 0
+    # BartBackbone's (or GPT2Backbone's) arguments; max_sequence_length 0 = what the data needs
+    # (BART: the longer of the source length and the target length + 2).
+    model.backbone = sections.backbone(max_sequence_length=0)
 
-    config.train = train = ml_collections.ConfigDict()
-    train.epochs = 30  # Passes over the training pairs.
-    train.steps_per_epoch = 0  # 0 = one full pass; otherwise stop each epoch after N steps.
-    train.learning_rate = 1e-3  # Peak learning rate, reached at the end of warmup.
-    train.warmup_fraction = 0.05  # Share of all steps spent warming up linearly from 0.
-    train.decay = "cosine"  # After warmup: 'linear', 'cosine' or 'constant'.
-    train.end_learning_rate_ratio = 0.1  # Final learning rate as a share of the peak.
-    train.weight_decay = 0.01  # AdamW decoupled decay; not applied to LayerNorm, bias, embeddings.
-    train.ema_momentum = 0.0  # Keep an exponential moving average of weights; 0 = off.
-    train.clipnorm = 1.0  # Global gradient-norm clipping; 0 = off.
-    train.grad_accum_steps = 1  # Batches whose mean gradient makes one weight update; 1 = off.
-    # Epochs without val_loss improvement before stopping (the best weights are kept); 0 = off.
-    train.early_stopping_patience = 3
-    train.checkpoint_every_epochs = 1  # Periodic checkpoints in checkpoints/; best one kept too.
-    # Batches between backups (besides one at every epoch end) that a killed run resumes from.
-    train.backup_every_steps = 200
-    train.verbose = 1  # 0 silent, 1 progress bar, 2 one line per epoch.
+    # Passes over the training pairs; early stopping watches val_loss.
+    config.train = sections.train(
+        epochs=30, learning_rate=1e-3, warmup_fraction=0.05, decay="cosine",
+        end_learning_rate_ratio=0.1, early_stopping_patience=3)
 
     # Defaults of `tfllm predict` / `tfllm generate` and of Seq2Seq.generate for this run.
     config.generation = generation = ml_collections.ConfigDict()
@@ -100,12 +83,7 @@ def get_config(variant=""):
     generation.num_beams = 4  # Beams of the 'beam' sampler.
     generation.jit_compile = True  # XLA-compile the decoding loop (one compile per shape).
 
-    config.runtime = runtime = ml_collections.ConfigDict()
-    runtime.deterministic = False  # Deterministic ops (slower) for bit-reproducible runs.
-    runtime.mixed_precision = "float32"  # 'float32', 'mixed_bfloat16', 'mixed_float16', 'auto'.
-    runtime.jit_compile = False  # XLA for the train step.
-    runtime.distribution = "none"  # 'none', 'mirrored', 'multi_worker' or 'tpu'.
-    runtime.tpu = ""  # TPU name or grpc:// address for 'tpu'; '' = the TPU attached to this VM.
+    config.runtime = sections.runtime(mixed_precision="float32")
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r} of seq2seq: expected one of {VARIANTS}")

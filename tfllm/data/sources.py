@@ -111,25 +111,8 @@ def _delimited_record(row, header, columns, origin):
 def _read_jsonl(path, columns):
     """Reads JSON Lines: one object per line; blank lines are skipped."""
     records = []
-    for number, raw in numbered_lines(path):
-        if not raw.strip():
-            continue
-        origin = f"{path}:{number}"
-        line, problem = decode(raw)
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            if not records and line.lstrip().startswith("["):
-                raise DataError(
-                    f"{origin}: found a JSON array; expected JSON Lines "
-                    "(one object per line)"
-                ) from err
-            problem = problem or f"invalid JSON: {err.msg} (column {err.colno})"
-            records.append(Record(text=None, origin=origin, problem=problem))
-            continue
-        if not isinstance(obj, dict):
-            kind = type(obj).__name__
-            problem = problem or f"invalid JSON: expected an object, found {kind}"
+    for origin, obj, problem in json_objects(path):
+        if obj is None:
             records.append(Record(text=None, origin=origin, problem=problem))
             continue
         values = [
@@ -138,6 +121,34 @@ def _read_jsonl(path, columns):
         ]
         records.append(_record(origin, columns, values, problem))
     return records
+
+
+def json_objects(path):
+    """Yields (origin "path:line", object or None, problem) for each non-blank line of a
+    JSON Lines file: None and the reason when the line is not a JSON object, the object and
+    "" (or an undecodable-bytes problem) otherwise.
+
+    Raises:
+        DataError: the file starts with a JSON array (a JSON file, not JSON Lines).
+    """
+    first = True
+    for number, raw in numbered_lines(path):
+        if not raw.strip():
+            continue
+        origin = f"{path}:{number}"
+        line, problem = decode(raw)
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            if first and line.lstrip().startswith("["):
+                raise DataError(f"{origin}: found a JSON array; expected JSON Lines "
+                                "(one object per line)") from err
+            obj, problem = None, problem or f"invalid JSON: {err.msg} (column {err.colno})"
+        first = False
+        if obj is not None and not isinstance(obj, dict):
+            kind = type(obj).__name__
+            obj, problem = None, problem or f"invalid JSON: expected an object, found {kind}"
+        yield origin, obj, problem
 
 
 def _json_value(value, name, flag):

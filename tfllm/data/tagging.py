@@ -19,12 +19,11 @@ release through.
 """
 
 import dataclasses
-import json
 import os
 import re
 from typing import Tuple
 
-from tfllm.data.sources import decode, numbered_lines
+from tfllm.data.sources import decode, json_objects, numbered_lines
 from tfllm.errors import DataError
 
 OUTSIDE = "O"
@@ -120,22 +119,8 @@ def read_jsonl(path, *, scheme="BIO", tag_set=None, tokens_key="tokens", tags_ke
     path = _existing(path)
     check = _tag_checker(scheme, tag_set)
     sentences = []
-    for number, raw in numbered_lines(path):
-        if not raw.strip():
-            continue
-        origin = f"{path}:{number}"
-        line, problem = decode(raw)
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            if not sentences and line.lstrip().startswith("["):
-                raise DataError(f"{origin}: found a JSON array; expected JSON Lines "
-                                "(one object per line)") from err
-            problem = problem or f"invalid JSON: {err.msg} (column {err.colno})"
-            obj = {}
-        if not isinstance(obj, dict):
-            problem = problem or f"invalid JSON: expected an object, found {type(obj).__name__}"
-            obj = {}
+    for origin, obj, problem in json_objects(path):
+        obj = obj or {}
         tokens, tokens_problem = _string_list(obj, tokens_key)
         tags, tags_problem = _string_list(obj, tags_key)
         problem = problem or tokens_problem or tags_problem

@@ -8,6 +8,8 @@ hold the answer, so "no answer here" is learned like any other span.
 import keras
 from keras import ops
 
+from tfllm.models import token_head
+
 
 def build_span_model(backbone, dropout):
     """Returns a model mapping BERT features to start and end logits, (batch, seq, 2).
@@ -24,17 +26,8 @@ def build_span_model(backbone, dropout):
     >>> tuple(build_span_model(backbone, dropout=0.1).output.shape)
     (None, None, 2)
     """
-    inputs = {
-        "token_ids": keras.Input((None,), dtype="int32", name="token_ids"),
-        "segment_ids": keras.Input((None,), dtype="int32", name="segment_ids"),
-        "padding_mask": keras.Input((None,), dtype="bool", name="padding_mask"),
-    }
-    # The [CLS] pooler gets no gradient from a per-token head (see token_head).
-    backbone.get_layer("pooled_dense").trainable = False
-    sequence = backbone(inputs)["sequence_output"]  # (batch, seq, hidden)
-    sequence = keras.layers.Dropout(dropout, name="head_dropout")(sequence)
-    logits = keras.layers.Dense(2, name="span_logits", dtype="float32")(sequence)
-    return keras.Model(inputs, logits, name="bert_span_qa")  # [..., 0] start, [..., 1] end
+    # [..., 0] start logits, [..., 1] end logits
+    return token_head.per_token_model(backbone, 2, dropout, "span_logits", "bert_span_qa")
 
 
 def _start_end(y_true, y_pred):

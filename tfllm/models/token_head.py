@@ -28,6 +28,12 @@ def build_token_classifier(backbone, num_tags, dropout):
     >>> tuple(model.output.shape)
     (None, None, 3)
     """
+    return per_token_model(backbone, num_tags, dropout, "tag_logits", "bert_token_classifier")
+
+
+def per_token_model(backbone, width, dropout, logits_name, model_name):
+    """BERT features -> (batch, seq, width) float32 logits from one Dense layer named
+    `logits_name` on the token vectors: the shape of the tagging and extractive-QA heads."""
     inputs = {
         "token_ids": keras.Input((None,), dtype="int32", name="token_ids"),
         "segment_ids": keras.Input((None,), dtype="int32", name="segment_ids"),
@@ -38,8 +44,8 @@ def build_token_classifier(backbone, num_tags, dropout):
     backbone.get_layer("pooled_dense").trainable = False
     sequence = backbone(inputs)["sequence_output"]  # (batch, seq, hidden)
     sequence = keras.layers.Dropout(dropout, name="head_dropout")(sequence)
-    logits = keras.layers.Dense(num_tags, name="tag_logits", dtype="float32")(sequence)
-    return keras.Model(inputs, logits, name="bert_token_classifier")
+    logits = keras.layers.Dense(width, name=logits_name, dtype="float32")(sequence)
+    return keras.Model(inputs, logits, name=model_name)
 
 
 @keras.saving.register_keras_serializable(package="tfllm")

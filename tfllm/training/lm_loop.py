@@ -6,7 +6,6 @@ the same optimizer, callbacks, backups and metrics log.
 """
 
 import os
-import time
 
 import keras
 import keras_hub
@@ -22,9 +21,6 @@ from tfllm.errors import ConfigError, DataError
 from tfllm.evaluation import language_model as lm_eval
 from tfllm.models import gpt
 from tfllm.models import pretrained_lm
-from tfllm.training import callbacks as callbacks_lib
-from tfllm.training import distribution
-from tfllm.training import fitting
 from tfllm.training import loop
 from tfllm.training import optimizers
 from tfllm.training import precision
@@ -175,24 +171,12 @@ def fit(config, paths, examples, tokenizer, checkpoint, strategy, resume):
     full_epoch = blocks // data.batch_size
     steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
 
-    with strategy.scope():
-        model, report = build_model(config, tokenizer.vocabulary_size(), checkpoint)
-        adapters = loop.add_lora(model, config)  # no new head; before the optimizer and restore
-        compile_model(model, config, steps_per_epoch)
-    if report is not None:
-        loop.report_import(report, paths)
-    if adapters is not None:
-        print(adapters, flush=True)
-    callbacks = callbacks_lib.standard_callbacks(
-        config.train, paths, data.batch_size, data.max_seq_length, steps_per_epoch, resume,
-        chief=distribution.is_chief(config.runtime.distribution),
-        distributed=config.runtime.distribution != "none", monitor="val_loss", mode="min")
-    fitting.fit(model, stream, val_ds, config.train.epochs, steps_per_epoch, callbacks, resume,
-                config.train.verbose)
-    with strategy.scope():
-        loop.finish_lora(model, paths, lambda: compile_model(model, config, steps_per_epoch))
-    if config.runtime.distribution != "none":
-        print(f"final weights {distribution.weights_digest(model)}", flush=True)
+    model = loop.train_model(
+        config, paths, strategy, resume,
+        build=lambda: build_model(config, tokenizer.vocabulary_size(), checkpoint),
+        recompile=lambda model: compile_model(model, config, steps_per_epoch), head=(),
+        stream=stream, val_ds=val_ds, tokens_per_example=data.max_seq_length,
+        steps_per_epoch=steps_per_epoch, monitor="val_loss", mode="min")
     return model, val_ds, val_blocks, train_blocks
 
 
@@ -207,27 +191,21 @@ def train_and_evaluate(config, workdir):
         scored, the unigram baseline's perplexity on the same tokens, wall
         time and the work directory.
     """
-    start = time.perf_counter()
-    config_lib.validate(config)
-    strategy = distribution.strategy_for(config.runtime)
-    paths = Paths(workdir)
-    loop.check_resumable(paths)
-    chief = distribution.is_chief(config.runtime.distribution)
-    with distribution.workspace(paths, chief) as own:
-        examples, vocabulary, merges, resolved, checkpoint = prepare_workdir(config, own)
+    def train_then_evaluate(paths, strategy, resume):
+        examples, vocabulary, merges, resolved, checkpoint = prepare_workdir(config, paths)
         tokenizer = bpe.build_tokenizer(vocabulary, merges)
-        resume = loop.resume_point(paths, chief)
         with loop.runtime(resolved):
-            model, val_ds, val_blocks, train_blocks = fit(resolved, own, examples, tokenizer,
+            model, val_ds, val_blocks, train_blocks = fit(resolved, paths, examples, tokenizer,
                                                           checkpoint, strategy, resume)
-            loop.save_model(model, own)
+            loop.save_model(model, paths)
             report = lm_eval.perplexity_report(model, val_ds, "validation")
         # The baseline counts the training tokens the model was scored on (responses, for pairs).
         trained_on = train_blocks["targets"][train_blocks["weights"] > 0]
         report["unigram_perplexity"] = lm_eval.unigram_perplexity(
             trained_on, len(vocabulary), val_blocks["targets"], val_blocks["weights"])
-        loop.write_json(own.eval, report)
-    return {**report, "wall_seconds": round(time.perf_counter() - start, 1), "workdir": workdir}
+        return report
+
+    return loop.run_in_workdir(config, workdir, train_then_evaluate)
 
 
 def import_checkpoint(config, workdir):

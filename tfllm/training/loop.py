@@ -1,5 +1,9 @@
 """train_and_evaluate: the whole classification run, from config to work directory.
 
+It also holds what every task's run shares (`run_in_workdir`: validation, resume and the
+report; `train_model`: build, LoRA, compile and fit; precision, checkpoints, saving), which
+the language-model, tagging, QA and seq2seq loops call.
+
 Order matters: the config is validated and the data read and checked before
 any model is built, so bad input fails in seconds, not after an epoch.
 """
@@ -264,25 +268,51 @@ def fit(config, paths, examples, vocabulary, checkpoint, strategy, resume):
     full_epoch = len(examples.train) // config.data.batch_size
     steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
 
+    model = train_model(
+        config, paths, strategy, resume,
+        build=lambda: build_model(config, len(vocabulary), len(examples.labels), checkpoint),
+        recompile=lambda model: compile_model(model, config, steps_per_epoch), head=HEAD,
+        stream=stream, val_ds=val_ds, tokens_per_example=tokens_per_example,
+        steps_per_epoch=steps_per_epoch)
+    return model, val_ds
+
+
+def train_model(config, paths, strategy, resume, *, build, recompile, head, stream, val_ds,
+                tokens_per_example, steps_per_epoch, monitor="val_accuracy", mode="max"):
+    """What every task's training shares: builds the model under `strategy`, adds the
+    config's LoRA adapters, compiles, fits from `resume` (a backup, or None) with the
+    standard callbacks, then saves and merges the adapters.
+
+    Args:
+        build: () -> (uncompiled model, WeightReport of a pretrained import or None).
+        recompile: model -> None; compiles it (the task's loss, metrics and optimizer).
+        head: names of the task's new layers, trained in full under LoRA.
+        stream: start_batch -> the training dataset from that batch on.
+        monitor, mode: the validation metric that picks the best checkpoint.
+
+    Returns:
+        The trained model (LoRA merged into it).
+    """
     with strategy.scope():
-        model, report = build_model(config, len(vocabulary), len(examples.labels), checkpoint)
-        adapters = add_lora(model, config, HEAD)  # before the optimizer and any restore
-        compile_model(model, config, steps_per_epoch)
+        model, report = build()
+        adapters = add_lora(model, config, head)  # before the optimizer and any restore
+        recompile(model)
     if report is not None:
         report_import(report, paths)
     if adapters is not None:
         print(adapters, flush=True)
+    distributed = config.runtime.distribution != "none"
     callbacks = callbacks_lib.standard_callbacks(
-        config.train, paths, config.data.batch_size, tokens_per_example, steps_per_epoch, resume,
-        chief=distribution.is_chief(config.runtime.distribution),
-        distributed=config.runtime.distribution != "none")
+        config.train, paths, config.data.batch_size, tokens_per_example, steps_per_epoch,
+        resume, chief=distribution.is_chief(config.runtime.distribution),
+        distributed=distributed, monitor=monitor, mode=mode)
     fitting.fit(model, stream, val_ds, config.train.epochs, steps_per_epoch, callbacks, resume,
                 config.train.verbose)
     with strategy.scope():
-        finish_lora(model, paths, lambda: compile_model(model, config, steps_per_epoch))
-    if config.runtime.distribution != "none":
+        finish_lora(model, paths, lambda: recompile(model))
+    if distributed:
         print(f"final weights {distribution.weights_digest(model)}", flush=True)
-    return model, val_ds
+    return model
 
 
 def resume_point(paths, chief=True):
@@ -310,6 +340,29 @@ def train_and_evaluate(config, workdir):
         The evaluation report (see `classification.classification_report`)
         on the validation examples, plus wall time and the work directory.
     """
+    def train_then_evaluate(paths, strategy, resume):
+        examples, vocabulary, resolved, checkpoint = prepare_workdir(config, paths)
+        with runtime(resolved):
+            model, val_ds = fit(resolved, paths, examples, vocabulary, checkpoint, strategy,
+                                resume)
+            save_model(model, paths)
+            y_true, probabilities = predict_probabilities(model, val_ds)
+        return classification.evaluation_report(y_true, probabilities, examples.labels,
+                                                "validation")
+
+    return run_in_workdir(config, workdir, train_then_evaluate)
+
+
+def run_in_workdir(config, workdir, train_then_evaluate):
+    """The life of every task's run: validates `config`, refuses a finished `workdir`, finds
+    the backup a killed run resumes from, calls `train_then_evaluate(paths, strategy,
+    resume)` in the work directory this process writes (`distribution.workspace`: a
+    multi-worker run's non-chief workers write a scratch copy) and saves the report it
+    returns as eval.json.
+
+    Returns:
+        The report, plus wall time and the work directory.
+    """
     start = time.perf_counter()
     config_lib.validate(config)
     strategy = distribution.strategy_for(config.runtime)
@@ -317,13 +370,6 @@ def train_and_evaluate(config, workdir):
     check_resumable(paths)
     chief = distribution.is_chief(config.runtime.distribution)
     with distribution.workspace(paths, chief) as own:
-        examples, vocabulary, resolved, checkpoint = prepare_workdir(config, own)
-        resume = resume_point(paths, chief)
-        with runtime(resolved):
-            model, val_ds = fit(resolved, own, examples, vocabulary, checkpoint, strategy, resume)
-            save_model(model, own)
-            y_true, probabilities = predict_probabilities(model, val_ds)
-        report = classification.evaluation_report(y_true, probabilities, examples.labels,
-                                                  "validation")
+        report = train_then_evaluate(own, strategy, resume_point(paths, chief))
         write_json(own.eval, report)
     return {**report, "wall_seconds": round(time.perf_counter() - start, 1), "workdir": workdir}

@@ -11,7 +11,6 @@ script does.
 """
 
 import os
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -28,12 +27,8 @@ from tfllm.evaluation import squad as squad_metric
 from tfllm.models import bert
 from tfllm.models import pretrained
 from tfllm.models import span_head
-from tfllm.training import callbacks as callbacks_lib
-from tfllm.training import distribution
-from tfllm.training import fitting
 from tfllm.training import loop
 from tfllm.training import optimizers
-from tfllm.workdir import Paths
 
 HEAD = ("span_logits",)  # the new per-token layer: trained in full under LoRA
 MODEL_FEATURES = ("token_ids", "segment_ids", "padding_mask")
@@ -150,25 +145,12 @@ def fit(config, paths, train_windows, validation_windows, vocabulary_size, check
     full_epoch = len(train_windows.token_ids) // data.batch_size
     steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
 
-    with strategy.scope():
-        model, report = build_model(config, vocabulary_size, checkpoint)
-        adapters = loop.add_lora(model, config, HEAD)  # before the optimizer and any restore
-        compile_model(model, config, steps_per_epoch)
-    if report is not None:
-        loop.report_import(report, paths)
-    if adapters is not None:
-        print(adapters, flush=True)
-    callbacks = callbacks_lib.standard_callbacks(
-        config.train, paths, data.batch_size, tokens_per_example, steps_per_epoch, resume,
-        chief=distribution.is_chief(config.runtime.distribution),
-        distributed=config.runtime.distribution != "none")
-    fitting.fit(model, stream, val_ds, config.train.epochs, steps_per_epoch, callbacks, resume,
-                config.train.verbose)
-    with strategy.scope():
-        loop.finish_lora(model, paths, lambda: compile_model(model, config, steps_per_epoch))
-    if config.runtime.distribution != "none":
-        print(f"final weights {distribution.weights_digest(model)}", flush=True)
-    return model
+    return loop.train_model(
+        config, paths, strategy, resume,
+        build=lambda: build_model(config, vocabulary_size, checkpoint),
+        recompile=lambda model: compile_model(model, config, steps_per_epoch), head=HEAD,
+        stream=stream, val_ds=val_ds, tokens_per_example=tokens_per_example,
+        steps_per_epoch=steps_per_epoch)
 
 
 def window_logits(model, windows, batch_size=64):
@@ -216,21 +198,14 @@ def train_and_evaluate(config, workdir):
         The validation report (`evaluation_report`: SQuAD exact match and F1 as
         percentages), plus wall time and the work directory.
     """
-    start = time.perf_counter()
-    config_lib.validate(config)
-    strategy = distribution.strategy_for(config.runtime)
-    paths = Paths(workdir)
-    loop.check_resumable(paths)
-    chief = distribution.is_chief(config.runtime.distribution)
-    with distribution.workspace(paths, chief) as own:
+    def train_then_evaluate(paths, strategy, resume):
         data, train_windows, validation_windows, vocabulary, resolved, checkpoint = (
-            prepare_workdir(config, own))
-        resume = loop.resume_point(paths, chief)
+            prepare_workdir(config, paths))
         with loop.runtime(resolved):
-            model = fit(resolved, own, train_windows, validation_windows, len(vocabulary),
+            model = fit(resolved, paths, train_windows, validation_windows, len(vocabulary),
                         checkpoint, strategy, resume)
-            loop.save_model(model, own)
+            loop.save_model(model, paths)
             answers = decode(model, validation_windows, data.validation, resolved)
-        report = evaluation_report(data.validation, answers, "validation")
-        loop.write_json(own.eval, report)
-    return {**report, "wall_seconds": round(time.perf_counter() - start, 1), "workdir": workdir}
+        return evaluation_report(data.validation, answers, "validation")
+
+    return loop.run_in_workdir(config, workdir, train_then_evaluate)

@@ -10,7 +10,6 @@ model's pairs route itself (`lm_loop.train_and_evaluate` on a translated config)
 """
 
 import os
-import time
 
 import numpy as np
 
@@ -25,13 +24,9 @@ from tfllm.errors import DataError
 from tfllm.evaluation import language_model as lm_eval
 from tfllm.models import bart
 from tfllm.models.sizes import gpt_dims
-from tfllm.training import callbacks as callbacks_lib
-from tfllm.training import distribution
-from tfllm.training import fitting
 from tfllm.training import lm_loop
 from tfllm.training import loop
 from tfllm.training import precision
-from tfllm.workdir import Paths
 
 
 def _copy_shared(source, target):
@@ -137,20 +132,15 @@ def fit(config, paths, train, validation, tokenizer, strategy, resume):
     val_ds = seq2seq_data.dataset(val_packed, data.batch_size, training=False)
     full_epoch = len(train.records) // data.batch_size
     steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
-    with strategy.scope():
-        model = bart.build_seq2seq_lm(bart.backbone_kwargs(config.model,
-                                                           tokenizer.vocabulary_size()))
-        lm_loop.compile_model(model, config, steps_per_epoch)
     tokens_per_example = float(np.mean([len(s) + len(t) + 4 for s, t in
                                         zip(train.source_ids, train.target_ids, strict=True)]))
-    callbacks = callbacks_lib.standard_callbacks(
-        config.train, paths, data.batch_size, tokens_per_example, steps_per_epoch, resume,
-        chief=distribution.is_chief(config.runtime.distribution),
-        distributed=config.runtime.distribution != "none", monitor="val_loss", mode="min")
-    fitting.fit(model, stream, val_ds, config.train.epochs, steps_per_epoch, callbacks, resume,
-                config.train.verbose)
-    if config.runtime.distribution != "none":
-        print(f"final weights {distribution.weights_digest(model)}", flush=True)
+    model = loop.train_model(
+        config, paths, strategy, resume,
+        build=lambda: (bart.build_seq2seq_lm(
+            bart.backbone_kwargs(config.model, tokenizer.vocabulary_size())), None),
+        recompile=lambda model: lm_loop.compile_model(model, config, steps_per_epoch),
+        head=(), stream=stream, val_ds=val_ds, tokens_per_example=tokens_per_example,
+        steps_per_epoch=steps_per_epoch, monitor="val_loss", mode="min")
     return model, val_ds, train_packed, val_packed
 
 
@@ -166,26 +156,22 @@ def train_and_evaluate(config, workdir):
         and exact match of greedy outputs against the targets; plus wall time
         and the work directory. A GPT run returns the language model's report.
     """
-    start = time.perf_counter()
     config_lib.validate(config)
     if config.model.architecture == "gpt":
         return lm_loop.train_and_evaluate(language_model_config(config), workdir)
     from tfllm.seq2seq import Seq2Seq  # pylint: disable=import-outside-toplevel
-    strategy = distribution.strategy_for(config.runtime)
-    paths = Paths(workdir)
-    loop.check_resumable(paths)
-    chief = distribution.is_chief(config.runtime.distribution)
-    with distribution.workspace(paths, chief) as own:
-        train, validation, tokenizer, resolved = prepare_workdir(config, own)
-        resume = loop.resume_point(paths, chief)
+
+    def train_then_evaluate(paths, strategy, resume):
+        train, validation, tokenizer, resolved = prepare_workdir(config, paths)
         with loop.runtime(resolved):
-            model, val_ds, train_packed, val_packed = fit(resolved, own, train, validation,
+            model, val_ds, train_packed, val_packed = fit(resolved, paths, train, validation,
                                                           tokenizer, strategy, resume)
-            loop.save_model(model, own)
+            loop.save_model(model, paths)
             report = lm_eval.perplexity_report(model, val_ds, "validation")
             _, targets, weights = train_packed
             report["unigram_perplexity"] = lm_eval.unigram_perplexity(
                 targets[weights > 0], tokenizer.vocabulary_size(), val_packed[1], val_packed[2])
-            report["generation"] = Seq2Seq(own.root, model=model).score(validation.records)
-        loop.write_json(own.eval, report)
-    return {**report, "wall_seconds": round(time.perf_counter() - start, 1), "workdir": workdir}
+            report["generation"] = Seq2Seq(paths.root, model=model).score(validation.records)
+        return report
+
+    return loop.run_in_workdir(config, workdir, train_then_evaluate)

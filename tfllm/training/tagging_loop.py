@@ -9,7 +9,6 @@ log, backups and resume.
 """
 
 import os
-import time
 
 import keras
 import numpy as np
@@ -27,12 +26,8 @@ from tfllm.evaluation import tagging_report
 from tfllm.models import bert
 from tfllm.models import pretrained
 from tfllm.models import token_head
-from tfllm.training import callbacks as callbacks_lib
-from tfllm.training import distribution
-from tfllm.training import fitting
 from tfllm.training import loop
 from tfllm.training import optimizers
-from tfllm.workdir import Paths
 
 
 HEAD = ("tag_logits",)  # the new per-token layer: trained in full under LoRA
@@ -141,24 +136,12 @@ def fit(config, paths, examples, aligner, vocabulary_size, checkpoint, strategy,
     full_epoch = len(examples.train) // data.batch_size
     steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
 
-    with strategy.scope():
-        model, report = build_model(config, vocabulary_size, len(examples.tags), checkpoint)
-        adapters = loop.add_lora(model, config, HEAD)  # before the optimizer and any restore
-        compile_model(model, config, steps_per_epoch)
-    if report is not None:
-        loop.report_import(report, paths)
-    if adapters is not None:
-        print(adapters, flush=True)
-    callbacks = callbacks_lib.standard_callbacks(
-        config.train, paths, data.batch_size, tokens_per_example, steps_per_epoch, resume,
-        chief=distribution.is_chief(config.runtime.distribution),
-        distributed=config.runtime.distribution != "none")
-    fitting.fit(model, stream, val_ds, config.train.epochs, steps_per_epoch, callbacks, resume,
-                config.train.verbose)
-    with strategy.scope():
-        loop.finish_lora(model, paths, lambda: compile_model(model, config, steps_per_epoch))
-    if config.runtime.distribution != "none":
-        print(f"final weights {distribution.weights_digest(model)}", flush=True)
+    model = loop.train_model(
+        config, paths, strategy, resume,
+        build=lambda: build_model(config, vocabulary_size, len(examples.tags), checkpoint),
+        recompile=lambda model: compile_model(model, config, steps_per_epoch), head=HEAD,
+        stream=stream, val_ds=val_ds, tokens_per_example=tokens_per_example,
+        steps_per_epoch=steps_per_epoch)
     return model, validation
 
 
@@ -173,20 +156,13 @@ def train_and_evaluate(config, workdir):
         precision, recall and F1, micro and per type), plus wall time and the
         work directory.
     """
-    start = time.perf_counter()
-    config_lib.validate(config)
-    strategy = distribution.strategy_for(config.runtime)
-    paths = Paths(workdir)
-    loop.check_resumable(paths)
-    chief = distribution.is_chief(config.runtime.distribution)
-    with distribution.workspace(paths, chief) as own:
-        examples, vocabulary, aligner, resolved, checkpoint = prepare_workdir(config, own)
-        resume = loop.resume_point(paths, chief)
+    def train_then_evaluate(paths, strategy, resume):
+        examples, vocabulary, aligner, resolved, checkpoint = prepare_workdir(config, paths)
         with loop.runtime(resolved):
-            model, validation = fit(resolved, own, examples, aligner, len(vocabulary),
+            model, validation = fit(resolved, paths, examples, aligner, len(vocabulary),
                                     checkpoint, strategy, resume)
-            loop.save_model(model, own)
+            loop.save_model(model, paths)
             predicted = tagged_pipeline.predict_tags(model, validation, examples.tags)
-        report = tagging_report.evaluation_report(examples.validation, predicted, "validation")
-        loop.write_json(own.eval, report)
-    return {**report, "wall_seconds": round(time.perf_counter() - start, 1), "workdir": workdir}
+        return tagging_report.evaluation_report(examples.validation, predicted, "validation")
+
+    return loop.run_in_workdir(config, workdir, train_then_evaluate)
