@@ -9,6 +9,14 @@ and pay for the stop check, as real use does). Each variant is warmed up
 once (tracing and XLA compilation excluded), then timed over --repeats
 calls; the median is reported against keras-hub's rate in the same run.
 
+Self-speculative greedy decoding (`Decoder(..., draft_tokens=k)`) drafts k
+tokens with the bfloat16 copy and checks them in one float32 pass; its row
+gives the share of drafted tokens accepted (a batch keeps, each round, the
+fewest any row accepts) and whether every row equals the float32 decoder's
+greedy output, as it must. The "same as float32 greedy" column compares
+every tfllm variant's output with the float32 XLA decoder's. (Prompts of
+different lengths, as --workdir's may be, decode plainly: accept rate "-".)
+
 Two more lines explain the batch-1 figures:
 - the float32 bandwidth floor: one matrix-vector product with every weight
   matrix of the model, XLA-compiled, which is the least work a float32 step
@@ -17,9 +25,10 @@ Two more lines explain the batch-1 figures:
   equals the float32 decoder's, and the first token where any row parts.
 
     python benchmarks/generation.py [--prompt_tokens=16] [--new_tokens=64] [--repeats=5]
-        [--workdir=runs/smollm2] [--quick]
+        [--draft_tokens=4] [--workdir=runs/smollm2] [--quick]
 """
 
+import functools
 import sys
 
 import keras
@@ -73,8 +82,51 @@ def keras_hub_generate(model, prompts, width, no_stop):
                                   stop_token_ids=[no_stop])
 
 
+def same_rows(reference, rows):
+    """'yes' when every row of `rows` equals `reference`'s, else 'no (n of m rows)'."""
+    same = sum(np.array_equal(a, b) for a, b in zip(reference, rows, strict=True))
+    return "yes" if same == len(rows) else f"no ({same} of {len(rows)} rows)"
+
+
+def tfllm_decoders(model, half, no_stop, context, draft_tokens):
+    """The tfllm variants of the table: label -> Decoder."""
+    decoders = {}
+    for label, weights, jit in (("float32, XLA on", model, True),
+                                ("float32, XLA off", model, False),
+                                ("bfloat16 weights, XLA on", half, True)):
+        decoders[f"tfllm Decoder, {label}"] = Decoder(weights, end_id=no_stop,
+                                                      context_length=context, jit_compile=jit)
+    label = f"tfllm speculative (bf16 draft k={draft_tokens}, f32 verify)"
+    decoders[label] = Decoder(model, end_id=no_stop, context_length=context,
+                              draft_tokens=draft_tokens, draft_model=half)
+    return decoders
+
+
+def print_batch(batch, prompts, args, keras_hub_call, decoders):
+    """Times keras-hub and every decoder on `prompts`; prints their table rows and the
+    bfloat16 parity line."""
+    baseline = batch * args.new_tokens / median_seconds(keras_hub_call, args.repeats)
+    print(f"| {batch} | keras-hub generate (XLA) | {baseline:.1f} | 1.00x | - | - |", flush=True)
+    outputs = {}
+    for label, decoder in decoders.items():
+        function = functools.partial(decoder.generate, prompts, max_new_tokens=args.new_tokens)
+        rate = batch * args.new_tokens / median_seconds(function, args.repeats)
+        outputs[label] = function()
+        accepted = "-" if decoder.accept_rate is None else f"{decoder.accept_rate:.2f}"
+        same = same_rows(outputs["tfllm Decoder, float32, XLA on"], outputs[label])
+        print(f"| {batch} | {label} | {rate:.1f} | {rate / baseline:.2f}x | {accepted} | "
+              f"{same} |", flush=True)
+    pairs = list(zip(outputs["tfllm Decoder, float32, XLA on"],
+                     outputs["tfllm Decoder, bfloat16 weights, XLA on"], strict=True))
+    same = sum(np.array_equal(a, b) for a, b in pairs)
+    parts = [int(np.argmax(a != b)) for a, b in pairs if not np.array_equal(a, b)]
+    print(f"batch {batch}: bfloat16 greedy output equals float32's in {same} of {batch} rows"
+          + (f"; the first difference is at new token {min(parts)}" if parts else ""))
+
+
 def main(argv):
-    args = options(argv, {"prompt_tokens": 16, "new_tokens": 64, "repeats": 5, "workdir": ""},
+    args = options(argv, {"prompt_tokens": 16, "new_tokens": 64, "repeats": 5, "workdir": "",
+                          "draft_tokens": 4},
                    quick={"new_tokens": 4, "repeats": 1})
     if args.workdir:
         lm = tfllm.load(args.workdir)
@@ -98,35 +150,14 @@ def main(argv):
     print(f"float32 bandwidth floor at batch 1: {megabytes:.0f} MB of weight matrices read "
           f"per token, at most {floor:.1f} tokens/s")
     half = cast_copy(model, "bfloat16")
-    print("| batch | variant | tokens/s | ratio |")
-    print("|---|---|---|---|")
+    print("| batch | variant | tokens/s | ratio | accept rate | same as float32 greedy |")
+    print("|---|---|---|---|---|---|")
     for batch in (1, 8):
         prompts = real_prompts[:batch] if real_prompts else list(
             np.random.default_rng(batch).integers(1, vocabulary, (batch, args.prompt_tokens))
             .astype(np.int32))
-        variants = [("keras-hub generate (XLA)", keras_hub_generate(model, prompts, width,
-                                                                      no_stop))]
-        decoders = {}
-        for label, weights, jit in (("float32, XLA on", model, True),
-                                    ("float32, XLA off", model, False),
-                                    ("bfloat16 weights, XLA on", half, True)):
-            decoders[label] = Decoder(weights, end_id=no_stop, context_length=context,
-                                      jit_compile=jit)
-            variants.append((f"tfllm Decoder, {label}", lambda d=decoders[label], p=prompts:
-                             d.generate(p, max_new_tokens=args.new_tokens)))
-        baseline = None
-        for label, function in variants:
-            rate = batch * args.new_tokens / median_seconds(function, args.repeats)
-            baseline = baseline or rate
-            print(f"| {batch} | {label} | {rate:.1f} | {rate / baseline:.2f}x |", flush=True)
-        full = decoders["float32, XLA on"].generate(prompts, max_new_tokens=args.new_tokens)
-        reduced = decoders["bfloat16 weights, XLA on"].generate(
-            prompts, max_new_tokens=args.new_tokens)
-        pairs = list(zip(full, reduced, strict=True))
-        same = sum(np.array_equal(a, b) for a, b in pairs)
-        parts = [int(np.argmax(a != b)) for a, b in pairs if not np.array_equal(a, b)]
-        print(f"batch {batch}: bfloat16 greedy output equals float32's in {same} of {batch} rows"
-              + (f"; the first difference is at new token {min(parts)}" if parts else ""))
+        print_batch(batch, prompts, args, keras_hub_generate(model, prompts, width, no_stop),
+                    tfllm_decoders(model, half, no_stop, context, args.draft_tokens))
 
 
 if __name__ == "__main__":

@@ -113,6 +113,7 @@ _LM_CHECKS = [
     ("generation.top_p", lambda v: 0 < v <= 1, "a probability in (0, 1]"),
     ("generation.num_beams", _positive, "a positive integer"),
     ("generation.weights_dtype", lambda v: v in WEIGHT_DTYPES, f"one of {WEIGHT_DTYPES}"),
+    ("generation.draft_tokens", _non_negative, "0 (off) or a number of draft tokens"),
 ]
 
 
@@ -195,7 +196,8 @@ _SEQ2SEQ_CHECKS = [
      "0 (what the data needs) or a number of positions"),
     ("generation.max_new_tokens", _non_negative, "0 (= data.max_target_length) or a count"),
 ] + [check for check in _LM_CHECKS if check[0].startswith("generation.")
-     and check[0] not in ("generation.max_new_tokens", "generation.weights_dtype")]
+     and check[0] not in ("generation.max_new_tokens", "generation.weights_dtype",
+                          "generation.draft_tokens")]
 
 
 def _validate_seq2seq(config):

@@ -49,19 +49,25 @@ class LanguageModel:
             input_signature=[tf.TensorSpec([None], tf.string)])
         self._detokenize = tf.function(self.tokenizer.detokenize,
                                        input_signature=[tf.TensorSpec([None, None], tf.int32)])
-        self.set_weights_dtype(self.config.generation.get("weights_dtype", "float32"))
+        self.set_weights_dtype(self.config.generation.get("weights_dtype", "float32"),
+                               self.config.generation.get("draft_tokens", 0))
 
-    def set_weights_dtype(self, dtype):
+    def set_weights_dtype(self, dtype, draft_tokens=0):
         """Decodes with the weights in `dtype` ('float32' or 'bfloat16'; see the config's
-        generation.weights_dtype); `self.model` keeps its float32 weights."""
+        generation.weights_dtype); `self.model` keeps its float32 weights. `draft_tokens` > 0
+        decodes greedy float32 speculatively with a bfloat16 draft (generation.draft_tokens)."""
         if dtype not in WEIGHT_DTYPES:
             raise GenerationError(f"weights_dtype: got {dtype!r}, expected one of "
                                   f"{WEIGHT_DTYPES}")
+        if draft_tokens and dtype != "float32":
+            raise GenerationError("draft_tokens: speculative decoding verifies with the float32 "
+                                  "weights; set weights_dtype to 'float32' or draft_tokens to 0")
+        self.weights_dtype, self.draft_tokens = dtype, draft_tokens
         model = self.model if dtype == "float32" else cast_copy(self.model, dtype)
         # A prompt starts after end-of-text, as every text did in training.
         self.decoder = Decoder(model, self.end_id, self.context_length,
                                jit_compile=self.config.generation.jit_compile,
-                               start_id=self.end_id)
+                               start_id=self.end_id, draft_tokens=draft_tokens)
 
     @property
     def trained_on_pairs(self):

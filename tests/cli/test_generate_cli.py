@@ -25,6 +25,15 @@ def test_generate_prints_one_json_line_per_prompt(workdir):
     assert lines[0]["generated_text"].startswith("What is AI?\n")
 
 
+def test_draft_tokens_flag_gives_the_greedy_text(workdir):
+    plain, drafted = tfllm_all(
+        ("generate", f"--workdir={workdir}", "--prompt=What is AI?", "--max_new_tokens=8"),
+        ("generate", f"--workdir={workdir}", "--prompt=What is AI?", "--max_new_tokens=8",
+         "--draft_tokens=3"))
+    assert plain.returncode == 0 and drafted.returncode == 0, drafted.stderr[-3000:]
+    assert drafted.stdout == plain.stdout
+
+
 @pytest.fixture(scope="module")
 def bad_flag_runs(request, workdir):
     """{flag: CompletedProcess}: `tfllm generate --prompt=... FLAG` for the selected cases

@@ -100,6 +100,17 @@ def test_bfloat16_weights_decode_the_same_prompts(run):
         model.set_weights_dtype("int4")
 
 
+def test_draft_tokens_decode_float32_greedy_text_speculatively(run):
+    model = tfllm.load(workdir=run[0])
+    prompt = ["What is AI?"]
+    plain = model.generate(prompt, max_new_tokens=10)
+    model.set_weights_dtype("float32", draft_tokens=3)
+    assert model.generate(prompt, max_new_tokens=10) == plain
+    assert model.decoder.drafted > 0  # the speculative path ran
+    with pytest.raises(GenerationError, match="draft_tokens: speculative decoding verifies"):
+        model.set_weights_dtype("bfloat16", draft_tokens=3)
+
+
 def test_prompt_tokens_carry_no_loss():
     tokenizer = bpe.build_tokenizer(*bpe.learn(["question answer words"] * 5, 300))
     tokenize = lm_pipeline.tokenize_fn(tokenizer, gpt_lm.get_config().data.cleaning)
