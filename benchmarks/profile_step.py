@@ -3,9 +3,7 @@
 Two workloads, as in train_vs_keras_hub.py, in mixed bfloat16:
 - `--workload=default`: the default model on the default corpus's length-bucketed batches;
 - `--workload=full`: BERT-small (4 x 512), every position of 128 real, batch 32.
-Times --steps steps (after warm-up) with Keras' own einsum for the attention
-projections and with tfllm's flattened one (`tfllm.models.flat_einsum`), then
-traces --trace_steps more of the second (of the first with --keras_einsum) into
+Times --steps steps (after warm-up), then traces --trace_steps more into
 --logdir (default: a new temporary directory; TensorBoard's profile tab reads it).
 
 If the `xprof` package can be imported, the trace is also summarised here: the
@@ -17,11 +15,10 @@ trace written by a run here with
 `/tmp/xprof/bin/python benchmarks/profile_step.py --summarize=LOGDIR`.
 
     python benchmarks/profile_step.py [--workload=default] [--steps=20] [--logdir=DIR]
-        [--keras_einsum] [--quick]
+        [--quick]
 """
 
 import collections
-import contextlib
 import glob
 import json
 import os
@@ -58,8 +55,7 @@ def main(argv):
     from common import options  # pylint: disable=import-outside-toplevel
 
     args = options(argv, {"workload": "default", "steps": 20, "trace_steps": 10,
-                          "logdir": "", "keras_einsum": False,
-                          "summarize": ""},
+                          "logdir": "", "summarize": ""},
                    quick={"steps": 2, "trace_steps": 1})
     if args.summarize:
         summarize(args.summarize)
@@ -72,7 +68,6 @@ def main(argv):
     from tfllm.data import examples as examples_lib  # pylint: disable=import-outside-toplevel
     from tfllm.data import pipeline  # pylint: disable=import-outside-toplevel
     from tfllm.data import tokenizer as tokenizer_lib  # pylint: disable=import-outside-toplevel
-    from tfllm.models import flat_einsum  # pylint: disable=import-outside-toplevel
     from tfllm.training import loop  # pylint: disable=import-outside-toplevel
 
     config = bert_classifier.get_config()
@@ -103,25 +98,24 @@ def main(argv):
         raise SystemExit(f"--workload: got {args.workload!r}, expected 'default' or 'full'")
     config = loop.resolve(config, vocabulary_size)
     logdir = args.logdir or tempfile.mkdtemp(prefix="tfllm-profile-")
-    print("| workload | model | attention projections | ms per step | traced |")
-    print("|---|---|---|---|---|")
-    for keras_einsum in (True, False):
-        traced = keras_einsum == args.keras_einsum
-        einsum = flat_einsum.disabled() if keras_einsum else contextlib.nullcontext()
-        with loop.runtime(config), einsum:
-            model, _ = loop.build_model(config, vocabulary_size, num_labels)
-            loop.compile_model(model, config, steps_per_epoch=1000)
-            model.fit(stream, epochs=1, steps_per_epoch=5, verbose=0)  # trace and warm up
-            start = time.perf_counter()
-            model.fit(stream, epochs=1, steps_per_epoch=args.steps, verbose=0)
-            seconds = (time.perf_counter() - start) / args.steps
-            if traced:
-                tf.profiler.experimental.start(logdir)
-                model.fit(stream, epochs=1, steps_per_epoch=args.trace_steps, verbose=0)
-                tf.profiler.experimental.stop()
-        print(f"| {args.workload} | {config.model.size} | "
-              f"{'Keras einsum' if keras_einsum else 'flattened (tfllm)'} | {seconds * 1e3:.1f} | "
-              f"{logdir if traced else ''} |", flush=True)
+    print(f"trace of {args.trace_steps} steps: {logdir}")
+    print("| workload | model | steps | ms per step |")
+    print("|---|---|---|---|")
+    with loop.runtime(config):
+        model, _ = loop.build_model(config, vocabulary_size, num_labels)
+        loop.compile_model(model, config, steps_per_epoch=1000)
+        start = time.perf_counter()
+        model.fit(stream, epochs=1, steps_per_epoch=5, verbose=0)  # trace and warm up
+        warmup = (time.perf_counter() - start) / 5
+        start = time.perf_counter()
+        model.fit(stream, epochs=1, steps_per_epoch=args.steps, verbose=0)
+        seconds = (time.perf_counter() - start) / args.steps
+        tf.profiler.experimental.start(logdir)
+        model.fit(stream, epochs=1, steps_per_epoch=args.trace_steps, verbose=0)
+        tf.profiler.experimental.stop()
+    name = f"| {args.workload} | {config.model.size} |"
+    print(f"{name} first 5 (graph tracing included) | {warmup * 1e3:.1f} |")
+    print(f"{name} next {args.steps} | {seconds * 1e3:.1f} |", flush=True)
     try:
         summarize(logdir)
     except ImportError:

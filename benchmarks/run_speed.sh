@@ -17,12 +17,12 @@ run() {
   echo "($((SECONDS - began)) s)"
   echo
 }
-run train_throughput.py --steps=30
-run train_vs_keras_hub.py --steps=20 --repeats=3
+run train_throughput.py --steps=15
+run train_vs_keras_hub.py --steps=10 --repeats=3
 run input_pipeline.py
-run generation.py --repeats=5
-run serving.py --workdir="$classifier" --repeats=200
+run generation.py --repeats=3
+run serving.py --workdir="$classifier" --repeats=100
 run lm_serving.py --workdir="$lm" --repeats=30 --new_tokens=32
 run backup_cost.py --steps=20 --backups=5
-run memory.py --epochs=15
+run memory.py --epochs=8
 echo "speed benchmarks: $((SECONDS - start)) s in total"

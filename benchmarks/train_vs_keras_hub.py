@@ -9,15 +9,10 @@ Two workloads, each with its baseline measured in the same process:
    sequence length), compiled by keras-hub and fitted with default
    settings. Against it: tfllm's training path (cached features, length
    buckets, each batch cut to its longest example) in float32 and in
-   mixed bfloat16, the last with and without the flattened attention
-   projections (`tfllm.models.flat_einsum`).
+   mixed bfloat16.
 2. Full-length batches (every position a real token) of BERT-small,
    4 x 512, sequence 128, batch 32: keras-hub's classifier on packed
    features against tfllm's, both in mixed bfloat16.
-
-Importing tfllm flattens the attention projections for every Keras model in
-the process, so the keras-hub baselines are built and traced with Keras' own
-einsum (`flat_einsum.disabled()`): they measure the route without tfllm.
 
 Examples/s and real (non-padding) tokens/s are medians over --repeats
 chunks of --steps steps, after warm-up. GFLOP/s counts the matmul work of
@@ -29,7 +24,6 @@ here, float32 or bfloat16 to match the run.
     python benchmarks/train_vs_keras_hub.py [--steps=20] [--repeats=3] [--quick]
 """
 
-import contextlib
 import statistics
 import sys
 import time
@@ -45,7 +39,6 @@ from tfllm.configs import bert_classifier
 from tfllm.data import examples as examples_lib
 from tfllm.data import pipeline
 from tfllm.data import tokenizer as tokenizer_lib
-from tfllm.models import flat_einsum
 from tfllm.training import loop
 
 
@@ -153,9 +146,8 @@ def default_corpus(options, peaks):
     baseline_ds = texts.shuffle(10_000, seed=0).batch(batch, drop_remainder=True).repeat()
     keras.mixed_precision.set_global_policy("float32")
     keras.utils.set_random_seed(0)
-    with flat_einsum.disabled():  # the plain Keras route, as without tfllm
-        model = keras_hub_classifier(dims, vocabulary, len(labels), length)
-        seconds = timed_fit(model, baseline_ds, warmup, steps, repeats)
+    model = keras_hub_classifier(dims, vocabulary, len(labels), length)
+    seconds = timed_fit(model, baseline_ds, warmup, steps, repeats)
     preprocessor = pipeline.build_preprocessor(tokenizer_lib.build_tokenizer(vocabulary), length)
     reference = pipeline.classification_dataset(examples.train, labels, preprocessor,
                                                 config.data, training=False)
@@ -164,18 +156,17 @@ def default_corpus(options, peaks):
                          seconds, steps, length, real, dims, peaks["float32"])
     print(line + " 1.00x |", flush=True)
 
-    for padding, precision, flat in (("static", "float32", True), ("bucketed", "float32", True),
-                                     ("bucketed", "mixed_bfloat16", False),
-                                     ("bucketed", "mixed_bfloat16", True)):
+    for padding, precision in (("static", "float32"), ("bucketed", "float32"),
+                               ("bucketed", "mixed_bfloat16")):
         config.data.padding = padding
         config.runtime.mixed_precision = precision
         stream = pipeline.classification_dataset(examples.train, labels, preprocessor,
                                                  config.data, training=True)
         width, _ = widths(stream, warmup, steps, repeats, None)
-        with loop.runtime(config), contextlib.nullcontext() if flat else flat_einsum.disabled():
+        with loop.runtime(config):
             model = tfllm_classifier(config, len(vocabulary), len(labels))
             seconds = timed_fit(model, stream, warmup, steps, repeats)
-        name = f"tfllm, {padding}, {precision}" + ("" if flat else ", Keras' einsum")
+        name = f"tfllm, {padding}, {precision}"
         line, speed = row(name, batch, seconds, steps, width, real,
                           dims, peaks["bfloat16" if "bfloat16" in precision else "float32"])
         print(f"{line} {speed / baseline:.2f}x |", flush=True)
@@ -206,13 +197,11 @@ def full_length(options, peaks):
         (features, np.eye(4, dtype=np.float32)[labels])).batch(batch).repeat()
     sparse = dataset.map(lambda x, y: (x, tf.argmax(y, -1)))
     baseline = None
-    for name, make, data, einsum in (
+    for name, make, data in (
             ("keras-hub BertTextClassifier", lambda: keras_hub_classifier(
-                dims, ["[PAD]"] * vocabulary_size, 4, length, preprocessor=False), sparse,
-             flat_einsum.disabled),
-            ("tfllm", lambda: tfllm_classifier(config, vocabulary_size, 4), dataset,
-             contextlib.nullcontext)):
-        with loop.runtime(config), einsum():
+                dims, ["[PAD]"] * vocabulary_size, 4, length, preprocessor=False), sparse),
+            ("tfllm", lambda: tfllm_classifier(config, vocabulary_size, 4), dataset)):
+        with loop.runtime(config):
             seconds = timed_fit(make(), data, warmup, steps, repeats)
         line, speed = row(name, batch, seconds, steps, length, length, dims, peaks["bfloat16"])
         baseline = baseline or speed

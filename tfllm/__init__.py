@@ -26,10 +26,6 @@ from tfllm.models import token_head  # noqa: E402,F401  (the tagger's saved metr
 from tfllm.models import span_head  # noqa: E402,F401  (span QA's saved loss and metric)
 from tfllm.training import optimizers  # noqa: E402,F401  (the saved optimizer's class)
 from tfllm.training import schedules  # noqa: E402,F401
-from tfllm.models import flat_einsum  # noqa: E402
-
-# Attention projections as one matmul each: identical values, faster gradients (see the module).
-flat_einsum.apply()
 
 __version__ = "0.1.0"
 
