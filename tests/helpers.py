@@ -132,6 +132,15 @@ def saved_model_cli(command, version_dir, *args):
     return result.stdout
 
 
+def saved_model_cli_show_and_run(version_dir, input_exprs):
+    """(`saved_model_cli show --all`, `saved_model_cli run` of serving_default on
+    `input_exprs`) printouts for one export, the two commands side by side."""
+    return side_by_side(
+        functools.partial(saved_model_cli, "show", version_dir, "--all"),
+        functools.partial(saved_model_cli, "run", version_dir, "--tag_set", "serve",
+                          "--signature_def", "serving_default", "--input_exprs", input_exprs))
+
+
 def fingerprint(directory):
     """{relative path: sha256} of every file under `directory`: equal fingerprints, equal trees."""
     digests = {}

@@ -1,6 +1,5 @@
 """Exported classifiers: load with only tensorflow + tensorflow_text, match the Keras model."""
 
-import functools
 import json
 import os
 import subprocess
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 
 import tfllm
-from tests.helpers import (export_with_cli, saved_model_cli, side_by_side, smoke_config,
+from tests.helpers import (export_with_cli, saved_model_cli_show_and_run, smoke_config,
                            toy_topics, write_csv)
 from tfllm.errors import TfllmError
 from tfllm.serving import writer
@@ -142,11 +141,7 @@ def test_cli_export_then_saved_model_cli_show_and_run(run, tmp_path):
     assert "signature_def['serve_examples']" in printed
     assert "FastWordpieceTokenizeWithOffsets" in printed
     assert "curl -s -X POST http://localhost:8501/v1/models/bert:predict" in printed
-    shown, ran = side_by_side(
-        functools.partial(saved_model_cli, "show", export_dir / "1", "--all"),
-        functools.partial(saved_model_cli, "run", export_dir / "1", "--tag_set", "serve",
-                          "--signature_def", "serving_default",
-                          "--input_exprs", 'text=["What is AI?"]'))
+    shown, ran = saved_model_cli_show_and_run(export_dir / "1", 'text=["What is AI?"]')
     assert "signature_def['serving_default']" in shown
     assert "Result for output key label" in ran
 

@@ -1,6 +1,5 @@
 """Exported language models: load with only tensorflow + tensorflow_text, generate as in process."""
 
-import functools
 import json
 import os
 import subprocess
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 
 import tfllm
-from tests.helpers import export_with_cli, saved_model_cli, side_by_side
+from tests.helpers import export_with_cli, saved_model_cli_show_and_run
 from tfllm.serving import describe
 from tfllm.serving import warmup
 
@@ -142,10 +141,6 @@ def test_cli_export_then_saved_model_cli_show_and_run(cli_export):
     assert f"exported {export_dir / '1'}" in printed
     assert "signature_def['generate']" in printed and "signature_def['score']" in printed
     assert '"inputs": {"prompt": ["What is AI?"]}' in printed
-    shown, ran = side_by_side(
-        functools.partial(saved_model_cli, "show", export_dir / "1", "--all"),
-        functools.partial(saved_model_cli, "run", export_dir / "1", "--tag_set", "serve",
-                          "--signature_def", "serving_default",
-                          "--input_exprs", 'prompt=["What is AI?"]'))
+    shown, ran = saved_model_cli_show_and_run(export_dir / "1", 'prompt=["What is AI?"]')
     assert "signature_def['serving_default']" in shown
     assert "Result for output key generated_text" in ran
