@@ -21,7 +21,7 @@ import tfllm  # noqa: F401  sets the Keras backend
 from common import options
 from tfllm.configs import bert_classifier, gpt_lm
 from tfllm.training import backup as backup_lib
-from tfllm.training import lm_loop
+from tfllm.tasks.language_model import task as lm_loop
 from tfllm.training import loop
 
 

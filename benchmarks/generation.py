@@ -37,7 +37,8 @@ import tensorflow as tf
 
 import tfllm
 from common import median_seconds, options
-from tfllm.generation import Decoder, cast_copy
+from tfllm.generation.decoder import Decoder
+from tfllm.generation.steps import cast_copy
 from tfllm.models import gpt
 from tfllm.models.sizes import GPT_SIZES
 

@@ -23,7 +23,7 @@ from tfllm.models import pooling  # noqa: E402,F401
 from tfllm.models import llama  # noqa: E402,F401  (registers the saved Llama backbone)
 from tfllm.models import pretrained  # noqa: E402,F401
 from tfllm.models import token_head  # noqa: E402,F401  (the tagger's saved metric)
-from tfllm.models import span_head  # noqa: E402,F401  (span QA's saved loss and metric)
+from tfllm.tasks.span_qa import head as span_head  # noqa: E402,F401  (span QA's saved loss and metric)
 from tfllm.training import optimizers  # noqa: E402,F401  (the saved optimizer's class)
 from tfllm.training import schedules  # noqa: E402,F401
 
@@ -34,16 +34,16 @@ def train(config, workdir):
     """Runs the experiment `config` describes in `workdir`; returns the validation report."""
     # pylint: disable=import-outside-toplevel
     if config.task == "language_modeling":
-        from tfllm.training import lm_loop
+        from tfllm.tasks.language_model import task as lm_loop
         return lm_loop.train_and_evaluate(config, workdir)
     if config.task == "seq2seq":
-        from tfllm.training import seq2seq_loop
+        from tfllm.tasks.seq2seq import task as seq2seq_loop
         return seq2seq_loop.train_and_evaluate(config, workdir)
     if config.task == "tagging":
-        from tfllm.training import tagging_loop
+        from tfllm.tasks.tagging import task as tagging_loop
         return tagging_loop.train_and_evaluate(config, workdir)
     if config.task == "span_qa":
-        from tfllm.training import qa_loop
+        from tfllm.tasks.span_qa import task as qa_loop
         return qa_loop.train_and_evaluate(config, workdir)
     from tfllm.training import loop
     return loop.train_and_evaluate(config, workdir)
@@ -51,7 +51,7 @@ def train(config, workdir):
 
 def import_checkpoint(config, workdir):
     """Writes the pretrained decoder `config.model.init_from` as a finished run, untrained."""
-    from tfllm.training import lm_loop  # pylint: disable=import-outside-toplevel
+    from tfllm.tasks.language_model import task as lm_loop  # pylint: disable=import-outside-toplevel
     return lm_loop.import_checkpoint(config, workdir)
 
 
@@ -63,18 +63,18 @@ def load(workdir):
     config_path = Paths(workdir).config
     task = config_lib.load(config_path).task if os.path.exists(config_path) else ""
     if task == "language_modeling":
-        from tfllm.language_model import LanguageModel
+        from tfllm.tasks.language_model.predictor import LanguageModel
         return LanguageModel(workdir)
     if task == "seq2seq":
-        from tfllm.seq2seq import Seq2Seq
+        from tfllm.tasks.seq2seq.predictor import Seq2Seq
         return Seq2Seq(workdir)
     if task == "tagging":
-        from tfllm.tagger import Tagger
+        from tfllm.tasks.tagging.predictor import Tagger
         return Tagger(workdir)
     if task == "span_qa":
-        from tfllm.span_qa import SpanQA
+        from tfllm.tasks.span_qa.predictor import SpanQA
         return SpanQA(workdir)
-    from tfllm.classifier import TextClassifier
+    from tfllm.tasks.classification.predictor import TextClassifier
     return TextClassifier(workdir)
 
 

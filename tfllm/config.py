@@ -13,9 +13,9 @@ import ml_collections
 
 from tfllm.errors import ConfigError
 from tfllm.data.documents import FORMATS as DATA_FORMATS
-from tfllm.generation import SAMPLERS, WEIGHT_DTYPES
+from tfllm.generation.sampling import SAMPLERS, WEIGHT_DTYPES
 from tfllm.models import sources
-from tfllm.models.heads import POOLINGS
+from tfllm.tasks.classification.head import POOLINGS
 from tfllm.models.sizes import BERT_SIZES, GPT_SIZES
 
 UNICODE_FORMS = ("", "NFC", "NFKC", "NFD", "NFKD")
@@ -120,7 +120,7 @@ _LM_CHECKS = [
 _TAGGER_CHECKS = [
     ("data.train", _is_file_source,
      "a CoNLL or .jsonl file of tagged sentences: pass --config.data.train=FILE "
-     "(python -m tfllm.data.toy_tagging FILE writes a toy one)"),
+     "(python -m tfllm.tasks.tagging.toy_data FILE writes a toy one)"),
     ("data.validation", lambda v: v == "" or _is_file_source(v),
      "'' (hold out part of data.train) or a CoNLL or .jsonl file"),
     ("data.scheme", lambda v: v in TAG_SCHEMES, f"one of {TAG_SCHEMES}"),
@@ -141,7 +141,7 @@ _TAGGER_CHECKS = [
 _QA_CHECKS = [
     ("data.train", _is_file_source,
      "a SQuAD JSON or JSON Lines file: pass --config.data.train=FILE "
-     "(python -m tfllm.data.toy_qa FILE writes a toy one)"),
+     "(python -m tfllm.tasks.span_qa.toy_data FILE writes a toy one)"),
     ("data.validation", lambda v: v == "" or _is_file_source(v),
      "'' (hold out part of data.train) or a SQuAD JSON or JSON Lines file"),
     ("data.padding", lambda v: v in PADDINGS, f"one of {PADDINGS}"),
@@ -177,7 +177,7 @@ SEQ2SEQ_ARCHITECTURES = ("bart", "gpt")
 _SEQ2SEQ_CHECKS = [
     ("data.train", lambda v: _is_file_source(v) and v.lower().endswith(SEQ2SEQ_SUFFIXES),
      "a .tsv or .jsonl file of source/target pairs: pass --config.data.train=FILE "
-     "(python -m tfllm.data.toy_seq2seq FILE writes a toy one)"),
+     "(python -m tfllm.tasks.seq2seq.toy_data FILE writes a toy one)"),
     ("data.validation", lambda v: v == "" or v.lower().endswith(SEQ2SEQ_SUFFIXES),
      "'' (hold out part of data.train) or a .tsv or .jsonl file"),
     ("data.source_column", bool, "the TSV column / JSON key of the sources"),

@@ -4,7 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from tfllm.generation import Decoder, GenerationError, SamplingOptions, cast_copy
+from tfllm.generation.decoder import Decoder
+from tfllm.generation.sampling import GenerationError, SamplingOptions
+from tfllm.generation.steps import cast_copy
 from tfllm.models import gpt
 
 VOCAB = 40

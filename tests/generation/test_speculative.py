@@ -13,7 +13,9 @@ import keras_hub
 import numpy as np
 import pytest
 
-from tfllm.generation import Decoder, GenerationError, SamplingOptions, cast_copy
+from tfllm.generation.decoder import Decoder
+from tfllm.generation.sampling import GenerationError, SamplingOptions
+from tfllm.generation.steps import cast_copy
 from tfllm.models import gpt
 
 VOCAB = 40

@@ -6,7 +6,7 @@ from ml_collections import ConfigDict
 import tfllm  # noqa: F401
 from tests.helpers import TOY_BACKBONE
 from tfllm.models import bert
-from tfllm.models import heads
+from tfllm.tasks.classification import head as heads
 from tfllm.models.sizes import BERT_SIZES, backbone_dims
 
 ZERO_DIMS = {"num_layers": 0, "num_heads": 0, "hidden_dim": 0, "intermediate_dim": 0}

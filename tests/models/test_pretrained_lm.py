@@ -25,7 +25,7 @@ from tests.models.test_gguf import hf_llama_weights, numpy_llama_logits, write_g
 from tfllm.configs import gpt_lm
 from tfllm.data import bpe
 from tfllm.errors import DataError
-from tfllm.generation import Decoder
+from tfllm.generation.decoder import Decoder
 from tfllm.models import pretrained_lm
 
 TEXTS = ["the cat sat on the mat", "the dog ate the bone", "a bird in the hand",

@@ -22,7 +22,9 @@ from tfllm.configs import gpt_lm
 from tfllm.errors import ConfigError
 from tfllm.serving import writer
 from tfllm.training import callbacks as callbacks_lib
-from tfllm.training import lm_loop, loop, lora
+from tfllm.training import loop
+from tfllm.tasks.language_model import task as lm_loop
+from tfllm.models import lora
 from tfllm.workdir import Paths
 
 TEXTS = ["the coach and the team", "soup with bread", "", "What is AI?"]

@@ -5,7 +5,7 @@ from ml_collections import ConfigDict
 
 from tests.helpers import TOY_BACKBONE
 from tfllm.models import bert
-from tfllm.models import heads
+from tfllm.tasks.classification import head as heads
 from tfllm.training import optimizers
 
 

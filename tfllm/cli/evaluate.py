@@ -75,7 +75,7 @@ def print_span_qa(report):
 def main(argv):
     import tfllm  # pylint: disable=import-outside-toplevel
     from tfllm.evaluation import plots  # pylint: disable=import-outside-toplevel
-    from tfllm.language_model import LanguageModel  # pylint: disable=import-outside-toplevel
+    from tfllm.tasks.language_model.predictor import LanguageModel  # pylint: disable=import-outside-toplevel
 
     model = tfllm.load(_WORKDIR.value)
     if isinstance(model, LanguageModel):

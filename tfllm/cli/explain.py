@@ -42,7 +42,7 @@ def _check_flags(classifier):
 
 
 def main(argv):
-    from tfllm.evaluation import attributions  # pylint: disable=import-outside-toplevel
+    from tfllm.tasks.classification import attributions  # pylint: disable=import-outside-toplevel
 
     try:
         classifier = attributions.load_classifier(_WORKDIR.value)

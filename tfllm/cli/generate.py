@@ -5,7 +5,7 @@ import json
 from absl import flags
 
 from tfllm.cli import app
-from tfllm.generation import SAMPLERS, WEIGHT_DTYPES
+from tfllm.generation.sampling import SAMPLERS, WEIGHT_DTYPES
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Work directory of a finished language-model run.",
                                required=True)

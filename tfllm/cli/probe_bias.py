@@ -32,7 +32,7 @@ def _texts(classifier):
 
 def main(argv):
     import tfllm  # pylint: disable=import-outside-toplevel
-    from tfllm.evaluation import bias  # pylint: disable=import-outside-toplevel
+    from tfllm.tasks.classification import bias  # pylint: disable=import-outside-toplevel
 
     pairs = bias.read_pairs(_PAIRS.value)  # a bad pairs file fails before the model loads
     classifier = tfllm.load(_WORKDIR.value)

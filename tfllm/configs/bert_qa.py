@@ -3,7 +3,7 @@
 Select with `--config=configs/bert_qa.py` and a variant with
 `--config=configs/bert_qa.py:smoke`. There is no default corpus: name the
 training file with `--config.data.train=FILE` (SQuAD v1.1/v2.0 JSON, or JSON
-Lines in the Hugging Face `squad` layout); `python -m tfllm.data.toy_qa FILE`
+Lines in the Hugging Face `squad` layout); `python -m tfllm.tasks.span_qa.toy_data FILE`
 writes a toy one. Every field can be overridden with `--config.SECTION.FIELD=VALUE`;
 the config is locked, so a typo is an error before any work starts.
 """
@@ -80,7 +80,7 @@ def get_config(variant=""):
 
     if variant == "smoke":
         # Seconds on a laptop: a toy model and a few steps; still needs --config.data.train.
-        # Toy contexts (tfllm.data.toy_qa) take 2-4 windows of 64 tokens each.
+        # Toy contexts (tfllm.tasks.span_qa.toy_data) take 2-4 windows of 64 tokens each.
         config.experiment = "bert_qa_smoke"
         data.max_seq_length = 64
         data.max_query_length = 16

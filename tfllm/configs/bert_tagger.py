@@ -3,7 +3,7 @@
 Select with `--config=configs/bert_tagger.py` and a variant with
 `--config=configs/bert_tagger.py:smoke`. There is no default corpus: name the
 tagged training file with `--config.data.train=FILE` (CoNLL, or JSON Lines with
-a token list and a tag list per line); `python -m tfllm.data.toy_tagging FILE`
+a token list and a tag list per line); `python -m tfllm.tasks.tagging.toy_data FILE`
 writes a toy one. Every field can be overridden with `--config.SECTION.FIELD=VALUE`;
 the config is locked, so a typo is an error before any work starts.
 """

@@ -3,7 +3,7 @@
 Select with `--config=configs/seq2seq.py` and a variant with
 `--config=configs/seq2seq.py:translation_smoke` or `:summarization_smoke` (toy sizes, seconds).
 There is no default corpus: name the pairs with `--config.data.train=FILE` (TSV with a header,
-or JSON Lines); `python -m tfllm.data.toy_seq2seq FILE --kind=translation|summarization`
+or JSON Lines); `python -m tfllm.tasks.seq2seq.toy_data FILE --kind=translation|summarization`
 writes a toy one. Every field can be overridden with `--config.SECTION.FIELD=VALUE`; the
 config is locked, so a typo is an error before any work starts.
 """
@@ -94,7 +94,7 @@ def get_config(variant=""):
 
 
 def _smoke(config, variant):
-    """Toy sizes that learn the toy data of `tfllm.data.toy_seq2seq` in seconds."""
+    """Toy sizes that learn the toy data of `tfllm.tasks.seq2seq.toy_data` in seconds."""
     config.experiment = f"seq2seq_{variant}"
     config.data.batch_size = 8
     config.data.max_source_length = 24 if variant == "translation_smoke" else 40

@@ -1,6 +1,6 @@
 """Token classification on a BERT backbone: one tag distribution per position, and its metric.
 
-Labels follow `tfllm.data.tag_alignment`: the first WordPiece of each word
+Labels follow `tfllm.tasks.tagging.alignment`: the first WordPiece of each word
 carries the word's tag id, every other position IGNORE_LABEL (-1), which the
 loss (`SparseCategoricalCrossentropy(ignore_class=-1)`) and the metric skip.
 """
@@ -8,7 +8,7 @@ loss (`SparseCategoricalCrossentropy(ignore_class=-1)`) and the metric skip.
 import keras
 from keras import ops
 
-from tfllm.data.tag_alignment import IGNORE_LABEL
+from tfllm.tasks.tagging.alignment import IGNORE_LABEL
 
 
 def build_token_classifier(backbone, num_tags, dropout):

@@ -12,17 +12,17 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from tfllm.classifier import TextClassifier
+from tfllm.tasks.classification.predictor import TextClassifier
 from tfllm.data import bpe
 from tfllm.data import lm_pipeline
 from tfllm.errors import TfllmError
-from tfllm.language_model import LanguageModel
+from tfllm.tasks.language_model.predictor import LanguageModel
 from tfllm.serving import core_ops
-from tfllm.serving import qa_module
-from tfllm.serving import seq2seq_module
-from tfllm.serving import tagger_module
-from tfllm.serving.classifier_module import ClassifierModule
-from tfllm.serving.lm_module import LanguageModelModule
+from tfllm.tasks.span_qa import serving as qa_module
+from tfllm.tasks.seq2seq import serving as seq2seq_module
+from tfllm.tasks.tagging import serving as tagger_module
+from tfllm.tasks.classification.serving import ClassifierModule
+from tfllm.tasks.language_model.serving import LanguageModelModule
 from tfllm.serving.warmup import write_warmup_requests
 from tfllm.workdir import Paths
 
@@ -79,7 +79,9 @@ def with_adapters(loaded, adapters):
     """The base model of the run `loaded` (a TextClassifier or LanguageModel) with the LoRA
     adapter file `adapters` loaded and merged into its weights: a plain model."""
     # pylint: disable=import-outside-toplevel
-    from tfllm.training import lm_loop, loop, lora
+    from tfllm.training import loop
+    from tfllm.tasks.language_model import task as lm_loop
+    from tfllm.models import lora
     if loaded.config.task not in ("text_classification", "language_modeling"):
         raise TfllmError(f"--adapters: not supported for {loaded.config.task} runs yet (their "
                          "model.keras, already merged, exports without it)")

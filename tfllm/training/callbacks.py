@@ -1,7 +1,7 @@
 """Callbacks a run needs beyond Keras's own: metrics log, atomic checkpoints that survive a
 resume, early stopping that does too, a NaN stop.
 
-A model with LoRA (`tfllm.training.lora`) checkpoints its adapters alone, in adapter files
+A model with LoRA (`tfllm.models.lora`) checkpoints its adapters alone, in adapter files
 beside where its weights would go (`ckpt-0003.adapters.npz` for `ckpt-0003.weights.h5`):
 Keras' `save_weights` would store each kernel merged with its adapter, and loading that file
 back would put the merged kernel under the adapter and zero the adapter, so the base weights
@@ -21,7 +21,7 @@ import keras
 from tfllm import atomic
 from tfllm.errors import TfllmError
 from tfllm.training import backup as backup_lib
-from tfllm.training import lora
+from tfllm.models import lora
 
 
 class NonFiniteLoss(TfllmError):

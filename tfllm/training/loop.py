@@ -25,15 +25,15 @@ from tfllm.data import labels as labels_lib
 from tfllm.data import pipeline
 from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.errors import ConfigError, DataError, TfllmError
-from tfllm.evaluation import classification
+from tfllm.tasks.classification import report as classification
 from tfllm.models import bert
-from tfllm.models import heads
+from tfllm.tasks.classification import head as heads
 from tfllm.models import pretrained
 from tfllm.training import backup
 from tfllm.training import callbacks as callbacks_lib
 from tfllm.training import distribution
 from tfllm.training import fitting
-from tfllm.training import lora
+from tfllm.models import lora
 from tfllm.training import optimizers
 from tfllm.training import precision
 from tfllm.workdir import Paths, finished_run

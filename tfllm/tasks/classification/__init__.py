@@ -1,0 +1,1 @@
+"""Text classification: one label per text (or text pair)."""

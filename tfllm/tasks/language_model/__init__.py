@@ -1,0 +1,1 @@
+"""Causal language modelling: GPT-2 / Llama decoders on documents or prompt/response pairs."""

@@ -1,0 +1,1 @@
+"""Text to text: BART encoder-decoder, or a GPT trained on source -> target pairs."""

@@ -1,0 +1,1 @@
+"""Extractive question answering: the answer span of a question in its context (SQuAD)."""

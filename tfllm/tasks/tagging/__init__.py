@@ -1,0 +1,1 @@
+"""Token classification: one tag per word, entities out (BIO / BIOES)."""
