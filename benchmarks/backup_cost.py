@@ -22,14 +22,17 @@ from common import options
 from tfllm.configs import bert_classifier, gpt_lm
 from tfllm.training import backup as backup_lib
 from tfllm.tasks.language_model import task as lm_loop
-from tfllm.training import loop
+from tfllm.tasks.classification import task as classification
+from tfllm.models import encoder
+from tfllm.training import run
+from tfllm.training import token_loss
 
 
 def classifier(config, steps):
     vocabulary = config.tokenizer.vocabulary_size
-    config = loop.resolve(config, vocabulary)
-    model, _ = loop.build_model(config, vocabulary, num_labels=8)
-    loop.compile_model(model, config, steps_per_epoch=100)
+    config = encoder.resolve(config, vocabulary)
+    model, _ = classification.build(config, vocabulary, num_labels=8)
+    classification.TASK.compile_model(model, config, steps_per_epoch=100)
     rng = np.random.default_rng(0)
     n, length = steps * config.data.batch_size, config.data.max_seq_length
     x = {"token_ids": rng.integers(5, vocabulary, (n, length)).astype(np.int32),
@@ -41,7 +44,7 @@ def language_model(config, steps):
     vocabulary = config.tokenizer.vocabulary_size
     config = lm_loop.resolve(config, vocabulary, pairs=False)
     model, _ = lm_loop.build_model(config, vocabulary)
-    lm_loop.compile_model(model, config, steps_per_epoch=100)
+    token_loss.compile_token_model(model, config, steps_per_epoch=100)
     rng = np.random.default_rng(0)
     n, length = steps * config.data.batch_size, config.data.max_seq_length
     x = {"token_ids": rng.integers(0, vocabulary, (n, length)).astype(np.int32),
@@ -90,7 +93,7 @@ def main(argv):
                                     ("gpt_lm", gpt_lm.get_config, language_model)):
         config = get_config()
         config.model.size = args.size or config.model.size
-        with loop.runtime(config):
+        with run.runtime(config):
             config, model, x, y = build(config, steps)
             step = seconds_per_step(model, x, y, config.data.batch_size)
             save, size = seconds_per_backup(model, backups)

@@ -26,7 +26,9 @@ from tfllm.configs import bert_classifier
 from tfllm.data import examples as examples_lib
 from tfllm.data import pipeline
 from tfllm.data import tokenizer as tokenizer_lib
-from tfllm.training import loop
+from tfllm.tasks.classification import task as classification
+from tfllm.models import encoder
+from tfllm.training import run
 
 
 def real_tokens(batches):
@@ -69,9 +71,9 @@ def trainer_rate(cached, config, vocabulary_size, num_labels, steps, warmup=5):
     held = stream.take(warmup + steps).cache()
     real_tokens(held)  # fill the cache before timing
     tokens, _ = real_tokens(held.skip(warmup))
-    with loop.runtime(config):
-        model, _ = loop.build_model(config, vocabulary_size, num_labels)
-        loop.compile_model(model, config, steps_per_epoch=warmup + steps)
+    with run.runtime(config):
+        model, _ = classification.build(config, vocabulary_size, num_labels)
+        classification.TASK.compile_model(model, config, steps_per_epoch=warmup + steps)
         ends = []
         timer = keras.callbacks.LambdaCallback(
             on_train_batch_end=lambda batch, logs: ends.append(time.perf_counter()))
@@ -88,7 +90,7 @@ def main(argv):
     examples = examples_lib.prepare(config.data)
     vocabulary = tokenizer_lib.learn_vocabulary([r.text.lower() for r in examples.train],
                                                 config.tokenizer.vocabulary_size)
-    config = loop.resolve(config, len(vocabulary))
+    config = encoder.resolve(config, len(vocabulary))
     preprocessor = pipeline.build_preprocessor(tokenizer_lib.build_tokenizer(vocabulary),
                                                config.data.max_seq_length)
     records = examples.train * args.copies

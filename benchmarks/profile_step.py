@@ -68,7 +68,9 @@ def main(argv):
     from tfllm.data import examples as examples_lib  # pylint: disable=import-outside-toplevel
     from tfllm.data import pipeline  # pylint: disable=import-outside-toplevel
     from tfllm.data import tokenizer as tokenizer_lib  # pylint: disable=import-outside-toplevel
-    from tfllm.training import loop  # pylint: disable=import-outside-toplevel
+    from tfllm.tasks.classification import task as classification  # pylint: disable=import-outside-toplevel
+    from tfllm.models import encoder  # pylint: disable=import-outside-toplevel
+    from tfllm.training import run  # pylint: disable=import-outside-toplevel
 
     config = bert_classifier.get_config()
     config.runtime.mixed_precision = "mixed_bfloat16"
@@ -96,14 +98,14 @@ def main(argv):
                                                  config.data, training=True)
     else:
         raise SystemExit(f"--workload: got {args.workload!r}, expected 'default' or 'full'")
-    config = loop.resolve(config, vocabulary_size)
+    config = encoder.resolve(config, vocabulary_size)
     logdir = args.logdir or tempfile.mkdtemp(prefix="tfllm-profile-")
     print(f"trace of {args.trace_steps} steps: {logdir}")
     print("| workload | model | steps | ms per step |")
     print("|---|---|---|---|")
-    with loop.runtime(config):
-        model, _ = loop.build_model(config, vocabulary_size, num_labels)
-        loop.compile_model(model, config, steps_per_epoch=1000)
+    with run.runtime(config):
+        model, _ = classification.build(config, vocabulary_size, num_labels)
+        classification.TASK.compile_model(model, config, steps_per_epoch=1000)
         start = time.perf_counter()
         model.fit(stream, epochs=1, steps_per_epoch=5, verbose=0)  # trace and warm up
         warmup = (time.perf_counter() - start) / 5

@@ -19,7 +19,9 @@ from tfllm.configs import bert_classifier
 from tfllm.data import examples as examples_lib
 from tfllm.data import pipeline
 from tfllm.data import tokenizer as tokenizer_lib
-from tfllm.training import loop
+from tfllm.tasks.classification import task as classification
+from tfllm.models import encoder
+from tfllm.training import run
 
 VARIANTS = [  # (name, data.padding, mixed_precision, jit_compile); the first is the baseline
     ("static, float32", "static", "float32", False),
@@ -48,9 +50,9 @@ class StepTimer(keras.callbacks.Callback):
 
 
 def examples_per_second(config, train_ds, vocabulary_size, num_labels, steps, skip):
-    with loop.runtime(config):
-        model, _ = loop.build_model(config, vocabulary_size, num_labels)
-        loop.compile_model(model, config, steps_per_epoch=steps)
+    with run.runtime(config):
+        model, _ = classification.build(config, vocabulary_size, num_labels)
+        classification.TASK.compile_model(model, config, steps_per_epoch=steps)
         timer = StepTimer(skip)
         model.fit(train_ds, epochs=1, steps_per_epoch=steps + skip, callbacks=[timer],
                   verbose=0, shuffle=False)
@@ -66,7 +68,7 @@ def main(argv):
     examples = examples_lib.prepare(config.data)
     texts = [r.text.lower() for r in examples.train]
     vocabulary = tokenizer_lib.learn_vocabulary(texts, config.tokenizer.vocabulary_size)
-    config = loop.resolve(config, len(vocabulary))
+    config = encoder.resolve(config, len(vocabulary))
     preprocessor = pipeline.build_preprocessor(
         tokenizer_lib.build_tokenizer(vocabulary), config.data.max_seq_length)
     datasets, means = {}, {}

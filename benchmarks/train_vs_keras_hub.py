@@ -39,7 +39,9 @@ from tfllm.configs import bert_classifier
 from tfllm.data import examples as examples_lib
 from tfllm.data import pipeline
 from tfllm.data import tokenizer as tokenizer_lib
-from tfllm.training import loop
+from tfllm.tasks.classification import task as classification
+from tfllm.models import encoder
+from tfllm.training import run
 
 
 def matmul_peak(dtype, size=2048, repeats=10):
@@ -118,8 +120,8 @@ def keras_hub_classifier(dims, vocabulary, num_labels, sequence_length, preproce
 
 
 def tfllm_classifier(config, vocabulary_size, num_labels):
-    model, _ = loop.build_model(config, vocabulary_size, num_labels)
-    loop.compile_model(model, config, steps_per_epoch=1000)
+    model, _ = classification.build(config, vocabulary_size, num_labels)
+    classification.TASK.compile_model(model, config, steps_per_epoch=1000)
     return model
 
 
@@ -131,7 +133,7 @@ def default_corpus(options, peaks):
     examples = examples_lib.prepare(config.data)
     vocabulary = tokenizer_lib.learn_vocabulary([r.text.lower() for r in examples.train],
                                                 config.tokenizer.vocabulary_size)
-    config = loop.resolve(config, len(vocabulary))
+    config = encoder.resolve(config, len(vocabulary))
     dims = {k: config.model.backbone[k]
             for k in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim")}
     length, batch, labels = config.data.max_seq_length, config.data.batch_size, examples.labels
@@ -163,7 +165,7 @@ def default_corpus(options, peaks):
         stream = pipeline.classification_dataset(examples.train, labels, preprocessor,
                                                  config.data, training=True)
         width, _ = widths(stream, warmup, steps, repeats, None)
-        with loop.runtime(config):
+        with run.runtime(config):
             model = tfllm_classifier(config, len(vocabulary), len(labels))
             seconds = timed_fit(model, stream, warmup, steps, repeats)
         name = f"tfllm, {padding}, {precision}"
@@ -180,7 +182,7 @@ def full_length(options, peaks):
     config.data.batch_size = batch = 32
     config.runtime.mixed_precision = "mixed_bfloat16"
     vocabulary_size = 8000
-    config = loop.resolve(config, vocabulary_size)
+    config = encoder.resolve(config, vocabulary_size)
     dims = {k: config.model.backbone[k]
             for k in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim")}
     print(f"\nfull-length batches: model {config.model.size} {dims['num_layers']}x"
@@ -201,7 +203,7 @@ def full_length(options, peaks):
             ("keras-hub BertTextClassifier", lambda: keras_hub_classifier(
                 dims, ["[PAD]"] * vocabulary_size, 4, length, preprocessor=False), sparse),
             ("tfllm", lambda: tfllm_classifier(config, vocabulary_size, 4), dataset)):
-        with loop.runtime(config):
+        with run.runtime(config):
             seconds = timed_fit(make(), data, warmup, steps, repeats)
         line, speed = row(name, batch, seconds, steps, length, length, dims, peaks["bfloat16"])
         baseline = baseline or speed

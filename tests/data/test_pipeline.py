@@ -6,7 +6,8 @@ from tests.helpers import smoke_config
 from tfllm.data import pipeline
 from tfllm.data import tokenizer
 from tfllm.data.records import Record
-from tfllm.training import loop
+from tfllm.tasks.classification import task as classification
+from tfllm.models import encoder
 
 VOCABULARY = tokenizer.RESERVED_TOKENS + ["hello", "world", "good", "bye"]
 
@@ -86,7 +87,7 @@ def test_dynamic_padding_cuts_batches_without_changing_what_the_model_computes()
 
     keras.utils.set_random_seed(0)
     config = smoke_config()
-    model, _ = loop.build_model(loop.resolve(config, len(VOCABULARY)), len(VOCABULARY), 2)
+    model, _ = classification.build(encoder.resolve(config, len(VOCABULARY)), len(VOCABULARY), 2)
     for (short, _), (padded, _) in zip(trimmed, full, strict=True):
         np.testing.assert_allclose(model(short, training=False), model(padded, training=False),
                                    atol=1e-5)

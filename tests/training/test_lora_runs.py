@@ -22,7 +22,7 @@ from tfllm.configs import gpt_lm
 from tfllm.errors import ConfigError
 from tfllm.serving import writer
 from tfllm.training import callbacks as callbacks_lib
-from tfllm.training import loop
+from tfllm.tasks.classification import task as classification
 from tfllm.tasks.language_model import task as lm_loop
 from tfllm.models import lora
 from tfllm.workdir import Paths
@@ -82,7 +82,7 @@ def read_adapters(path):
 
 def with_adapters(workdir, path):
     """The run's base model with the adapter file at `path` on it (not merged)."""
-    model = loop.base_model(workdir)
+    model = classification.TASK.base_model(workdir)
     lora.load_adapters(model, path)
     return model
 
@@ -135,7 +135,7 @@ def test_checkpoints_are_adapter_files_that_load_onto_the_base(lora_run):
                            "ckpt-0002.adapters.npz"]
     first = os.path.join(Paths(workdir).checkpoints, "ckpt-0001.adapters.npz")
     # export --adapters: the base rebuilt from init_from, this epoch's adapters merged in.
-    merged = writer.with_adapters(tfllm.load(workdir), first)
+    merged = writer.with_adapters(workdir, first)
     assert lora.lora_summary(merged) is None
     np.testing.assert_allclose(probabilities(workdir, merged),
                                probabilities(workdir, with_adapters(workdir, first)), atol=1e-5)
@@ -234,7 +234,7 @@ def test_gpt_lora_smoke_run_writes_adapters_and_still_generates(tmp_path):
     assert isinstance(completion, str)
     token_ids = np.array([[lm.end_id, 5, 9, 11, 7]], np.int32)
     inputs = {"token_ids": token_ids, "padding_mask": np.ones_like(token_ids, bool)}
-    reference = lm_loop.base_model(workdir)
+    reference = lm_loop.TASK.base_model(workdir)
     lora.load_adapters(reference, Paths(workdir).adapters)
     np.testing.assert_allclose(lm.model(inputs), reference(inputs), atol=1e-5)
 
@@ -246,7 +246,7 @@ def test_lora_on_random_weights_warns_and_still_finishes(data, tmp_path):
     workdir = str(tmp_path / "run")
     assert "warning: LoRA on random weights" in train(config, workdir)
     # The run's seed rebuilds the same random base (the adapter file checks its hash).
-    lora.load_adapters(loop.base_model(workdir), Paths(workdir).adapters)
+    lora.load_adapters(classification.TASK.base_model(workdir), Paths(workdir).adapters)
     assert tfllm.load(workdir).predict(["soup"])[0]["label"] in ("food", "sport")
 
 

@@ -10,14 +10,16 @@ import tensorflow as tf
 import tfllm
 from tests.helpers import smoke_config, toy_topics, write_csv
 from tfllm.training import callbacks as callbacks_lib
-from tfllm.training import loop
+from tfllm.tasks.classification import task as classification
+from tfllm.models import encoder
+from tfllm.training import run
 from tfllm.training import precision
 
 
 def tiny_classifier(config):
     keras.utils.set_random_seed(0)
-    model, _ = loop.build_model(config, vocabulary_size=50, num_labels=3)
-    loop.compile_model(model, config, steps_per_epoch=4)
+    model, _ = classification.build(config, vocabulary_size=50, num_labels=3)
+    classification.TASK.compile_model(model, config, steps_per_epoch=4)
     return model
 
 
@@ -74,7 +76,7 @@ def test_embedding_tables_get_the_adamw_step_of_their_dense_gradient(float64):
                                    epsilon=1e-6)
     stock.apply(gradients, reference.trainable_weights)
     config.train.weight_decay = 0.0
-    loop.compile_model(ours, config, steps_per_epoch=1)
+    classification.TASK.compile_model(ours, config, steps_per_epoch=1)
     ours.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
     for mine, theirs in zip(ours.trainable_weights, reference.trainable_weights, strict=True):
         np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=0, atol=1e-9,
@@ -82,7 +84,7 @@ def test_embedding_tables_get_the_adamw_step_of_their_dense_gradient(float64):
 
 
 def predictions_after_training(config, x, y, x_eval):
-    with loop.runtime(config):
+    with run.runtime(config):
         model = tiny_classifier(config)
         model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0)
         return model, np.asarray(keras.ops.softmax(model(x_eval, training=False)), np.float32)
@@ -182,7 +184,7 @@ def test_auto_precision_takes_bfloat16_only_where_the_cpu_has_it(flags, expected
     assert precision.resolve("auto", "tpu") == "mixed_bfloat16"
     config = smoke_config()
     config.runtime.mixed_precision = "auto"
-    assert loop.resolve(config, 100).runtime.mixed_precision == expected  # saved in config.json
+    assert encoder.resolve(config, 100).runtime.mixed_precision == expected  # saved in config.json
 
 
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):

@@ -1,6 +1,7 @@
 """`tfllm generate`: continue prompts with a trained language model, one JSON object per line."""
 
 import json
+import types
 
 from absl import flags
 
@@ -34,43 +35,23 @@ _RAW = flags.DEFINE_boolean(
 
 
 def main(argv):
-    import tfllm  # pylint: disable=import-outside-toplevel
-
+    from tfllm.tasks import registry  # pylint: disable=import-outside-toplevel
     if not _PROMPT.value:
         raise app.TfllmError("--prompt: nothing to generate from; pass --prompt=TEXT (repeatable)")
     if _MAX_NEW_TOKENS.value is not None and _MAX_LENGTH.value is not None:
         raise app.TfllmError("--max_new_tokens and --max_length: give one, not both")
-    from tfllm.workdir import finished_run  # pylint: disable=import-outside-toplevel
-
-    if finished_run(_WORKDIR.value)[1].task == "seq2seq":
-        return _generate_targets(tfllm.load(_WORKDIR.value))
-    generator = tfllm.pipeline("text-generation", model=_WORKDIR.value)
-    if _WEIGHTS_DTYPE.value or _DRAFT_TOKENS.value is not None:
-        model = generator.model
-        model.set_weights_dtype(
-            _WEIGHTS_DTYPE.value or model.weights_dtype,
-            model.draft_tokens if _DRAFT_TOKENS.value is None else _DRAFT_TOKENS.value)
-    results = generator(
-        _PROMPT.value, max_new_tokens=_MAX_NEW_TOKENS.value, max_length=_MAX_LENGTH.value,
-        sampler=_SAMPLER.value, temperature=_TEMPERATURE.value, top_k=_TOP_K.value,
-        top_p=_TOP_P.value, num_beams=_NUM_BEAMS.value, seed=_SEED.value,
-        apply_template=False if _RAW.value else None)
-    for prompt, result in zip(_PROMPT.value, results):
-        print(json.dumps({"prompt": prompt, **result}, ensure_ascii=False))
+    task = registry.task_for_workdir(_WORKDIR.value)
+    predictor = task.load(_WORKDIR.value)
+    options = types.SimpleNamespace(**{name: flag.value for name, flag in _OPTIONS.items()})
+    for record in task.generate_records(predictor, _PROMPT.value, options):
+        print(json.dumps(record, ensure_ascii=False))
 
 
-def _generate_targets(seq2seq):
-    """Seq2seq runs: each --prompt is a source; prints {"source", "generated_text"} per source."""
-    for name, flag in (("max_length", _MAX_LENGTH), ("weights_dtype", _WEIGHTS_DTYPE),
-                       ("draft_tokens", _DRAFT_TOKENS), ("raw", _RAW)):
-        if flag.value:
-            raise app.TfllmError(f"--{name}: not used by seq2seq runs; drop the flag")
-    targets = seq2seq.generate(
-        _PROMPT.value, max_new_tokens=_MAX_NEW_TOKENS.value, seed=_SEED.value,
-        sampler=_SAMPLER.value, temperature=_TEMPERATURE.value, top_k=_TOP_K.value,
-        top_p=_TOP_P.value, num_beams=_NUM_BEAMS.value)
-    for source, target in zip(_PROMPT.value, targets, strict=True):
-        print(json.dumps({"source": source, "generated_text": target}, ensure_ascii=False))
+# The generation flags a task's `generate_records` reads, by name.
+_OPTIONS = {"max_new_tokens": _MAX_NEW_TOKENS, "max_length": _MAX_LENGTH, "sampler": _SAMPLER,
+            "temperature": _TEMPERATURE, "top_k": _TOP_K, "top_p": _TOP_P,
+            "num_beams": _NUM_BEAMS, "seed": _SEED, "weights_dtype": _WEIGHTS_DTYPE,
+            "draft_tokens": _DRAFT_TOKENS, "raw": _RAW}
 
 
 def run(argv):

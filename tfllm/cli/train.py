@@ -42,46 +42,13 @@ def main(argv, config_flag):
     if not distribution.is_chief(config.runtime.distribution):
         print(f"worker done in {report['wall_seconds']:.0f}s; the chief wrote {workdir}")
         return None
-    minutes, seconds = divmod(int(report["wall_seconds"]), 60)
-    if config.task == "seq2seq" and "generation" in report:
-        scores = report["generation"]
-        print(f"\nvalidation perplexity {report['perplexity']:.2f} on {report['tokens']} target "
-              f"tokens; greedy outputs of {scores['examples']} sources: bleu {scores['bleu']:.4f}"
-              f"  rougeL {scores['rougeL']:.4f}  exact_match {scores['exact_match']:.4f} in "
-              f"{minutes}m{seconds:02d}s")
-        commands = [f"tfllm predict --workdir={workdir} --text='a source text'",
-                    f"tfllm evaluate --workdir={workdir} --generate",
-                    f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
-    elif "perplexity" in report:
-        print(f"\nvalidation perplexity {report['perplexity']:.2f} on {report['tokens']} tokens "
-              f"(unigram baseline {report['unigram_perplexity']:.2f}) in {minutes}m{seconds:02d}s")
-        commands = [f"tfllm generate --workdir={workdir} --prompt='What is AI?'",
-                    f"tfllm evaluate --workdir={workdir}",
-                    f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
-    elif config.task == "tagging":
-        print(f"\nvalidation entity F1 {report['f1']:.3f} (precision {report['precision']:.3f}, "
-              f"recall {report['recall']:.3f}) on {report['support']} entities in "
-              f"{report['sentences']} sentences in {minutes}m{seconds:02d}s")
-        commands = [f"tfllm evaluate --workdir={workdir}",
-                    f"tfllm predict --workdir={workdir} --text='Anna lives in Paris.'",
-                    f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
-    elif config.task == "span_qa":
-        print(f"\nvalidation exact match {report['exact']:.1f}, F1 {report['f1']:.1f} on "
-              f"{report['questions']} questions in {minutes}m{seconds:02d}s")
-        commands = [f"tfllm evaluate --workdir={workdir}",
-                    f"tfllm predict --workdir={workdir} --question='Where was Zoë born?' "
-                    "--context='Zoë Kim was born in São Paulo.'",
-                    f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
-    else:
-        print(f"\nvalidation accuracy {report['accuracy']:.3f} on {report['examples']} examples "
-              f"(majority-class baseline {report['majority_baseline']:.3f}, "
-              f"macro-F1 {report['macro_f1']:.3f}) in {minutes}m{seconds:02d}s")
-        commands = [f"tfllm evaluate --workdir={workdir}",
-                    f"tfllm predict --workdir={workdir} --text='What is AI?'",
-                    f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
+    from tfllm.tasks import registry  # pylint: disable=import-outside-toplevel
+    task = registry.task_for(config)
+    print(f"\n{task.summary(report)}")
     print(f"work directory: {workdir}")
     print("next:")
-    for command in commands + [f"tensorboard --logdir={os.path.join(workdir, 'logs')}"]:
+    for command in task.next_commands(workdir, export_dir) + [
+            f"tensorboard --logdir={os.path.join(workdir, 'logs')}"]:
         print(f"  {command}")
 
 

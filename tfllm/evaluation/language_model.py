@@ -52,3 +52,14 @@ def unigram_perplexity(train_ids, vocabulary_size, targets, weights):
     targets, weights = np.asarray(targets).ravel(), np.asarray(weights, np.float64).ravel()
     nll = -(log_probs[targets] * weights).sum() / weights.sum()
     return float(math.exp(nll))
+
+
+def print_report(report):
+    """Prints a perplexity report (and its --generate scores): language models and seq2seq."""
+    print(f"{report['source']}: perplexity {report['perplexity']:.2f} (loss "
+          f"{report['loss']:.4f} nats/token) on {report['tokens']} tokens")
+    if "generation" in report:
+        scores = report["generation"]
+        print(f"greedy completions of {scores['examples']} prompts against their responses:")
+        print("  ".join(f"{name} {scores[name]:.4f}"
+                        for name in ("bleu", "rouge1", "rouge2", "rougeL", "exact_match")))

@@ -21,7 +21,7 @@ from tfllm.tasks.tagging import toy_data as toy_tagging
 from tfllm.tasks.tagging.reading import TaggedSentence
 from tfllm.data.tokenizer import load_vocabulary
 from tfllm.errors import ConfigError, DataError
-from tfllm.models import token_head
+from tfllm.tasks.tagging import head as token_head
 from tfllm.tasks.tagging.predictor import Tagger
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

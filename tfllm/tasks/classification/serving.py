@@ -6,9 +6,13 @@ packing are traced into the graph, so TF Serving (whose builds include the
 tensorflow-text ops) needs nothing but the SavedModel directory.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from tfllm.serving.untracked import Untracked
+from tfllm.workdir import Paths
+
+WARMUP_TEXTS = ["What is AI?", ""]
 
 
 class ClassifierModule(tf.Module):
@@ -80,3 +84,39 @@ class ClassifierModule(tf.Module):
             tf.TensorSpec([None], tf.string, name="examples"))
         return {"serving_default": default, "serve_examples": examples,
                 "serve_token_ids": token_ids}
+
+
+def classifier_module(classifier):
+    """The serving module of a loaded classifier, with its vocabulary and labels as assets."""
+    module = ClassifierModule(classifier.model, classifier.to_features, classifier.labels,
+                              pair=bool(classifier.config.data.text_pair_column))
+    paths = Paths(classifier.workdir)
+    module.vocabulary_file = tf.saved_model.Asset(paths.vocabulary)
+    module.labels_file = tf.saved_model.Asset(paths.labels)
+    return module
+
+
+def _example(fields):
+    """A serialized tf.Example with one bytes feature per (name, text) of `fields`."""
+    feature = {name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))
+               for name, text in fields.items()}
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def warmup_requests(module):
+    """One request per signature of a ClassifierModule, on WARMUP_TEXTS."""
+    names = ["text", "text_pair"] if module.pair else ["text"]
+    inputs = {name: np.array(WARMUP_TEXTS, dtype=object) for name in names}
+    examples = [_example({name: text for name in names}) for text in WARMUP_TEXTS]
+    features = module.to_features(*(tf.constant(WARMUP_TEXTS) for _ in names))
+    return [
+        ("serving_default", inputs),
+        ("serve_examples", {"examples": np.array(examples, dtype=object)}),
+        ("serve_token_ids", {key: np.asarray(value) for key, value in features.items()}),
+    ]
+
+
+def export_parts(classifier):
+    """(module, warmup requests) for `tfllm.serving.writer.export`."""
+    module = classifier_module(classifier)
+    return module, warmup_requests(module)

@@ -10,10 +10,18 @@ tokens itself: temperature 0 is greedy, otherwise top-k, then top-p
 request's seed and the position.
 """
 
+import os
+
+import numpy as np
 import tensorflow as tf
 
+from tfllm.data import bpe
+from tfllm.data import lm_pipeline
 from tfllm.generation.steps import pad_id_for, seed_cache, step_logits
 from tfllm.serving.untracked import Untracked
+from tfllm.workdir import Paths
+
+WARMUP_TEXTS = ["What is AI?", ""]
 
 
 def choose_tokens(logits, temperature, top_k, top_p, seed, position):
@@ -171,3 +179,47 @@ class LanguageModelModule(tf.Module):
         score = tf.function(self.serve_score).get_concrete_function(
             tf.TensorSpec([None], tf.string, name="text"))
         return {"serving_default": default, "generate": generate, "score": score}
+
+
+def language_model_module(lm):
+    """The serving module of a loaded language model, with its BPE files as assets.
+
+    `serving_default` uses the run's generation defaults; a beam-search
+    default becomes greedy (the exported loop has no beams).
+    """
+    config = lm.config
+    prefix, suffix = ("", "")
+    if lm.trained_on_pairs:
+        prefix, suffix = config.data.prompt_template.split(lm_pipeline.PROMPT_FIELD, 1)
+    generation = config.generation
+    sampling = generation.sampler in ("top_k", "top_p", "random")
+    defaults = {
+        "max_new_tokens": generation.max_new_tokens,
+        "temperature": generation.temperature if sampling else 0.0,
+        "top_k": generation.top_k if generation.sampler == "top_k" else 0,
+        "top_p": generation.top_p if generation.sampler == "top_p" else 1.0,
+    }
+    tokenize = lm_pipeline.tokenize_fn(lm.tokenizer, config.data.cleaning)
+    module = LanguageModelModule(lm.model, lm.tokenizer, tokenize, lm.end_id, lm.context_length,
+                                 prefix, suffix, defaults)
+    tokenizer_dir = Paths(lm.workdir).tokenizer
+    module.vocabulary_file = tf.saved_model.Asset(os.path.join(tokenizer_dir, bpe.VOCAB_FILE))
+    module.merges_file = tf.saved_model.Asset(os.path.join(tokenizer_dir, bpe.MERGES_FILE))
+    return module
+
+
+def language_model_warmup():
+    """One request per signature of a LanguageModelModule."""
+    prompts = np.array(WARMUP_TEXTS, dtype=object)
+    return [
+        ("serving_default", {"prompt": prompts}),
+        ("generate", {"prompt": prompts, "max_new_tokens": np.int32(4),
+                      "temperature": np.float32(0.7), "top_k": np.int32(10),
+                      "top_p": np.float32(0.9), "seed": np.int32(0)}),
+        ("score", {"text": prompts}),
+    ]
+
+
+def export_parts(lm):
+    """(module, warmup requests) for `tfllm.serving.writer.export`."""
+    return language_model_module(lm), language_model_warmup()

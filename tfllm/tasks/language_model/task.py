@@ -1,14 +1,9 @@
-"""train_and_evaluate for language models: from config to a work directory with a GPT.
-
-Same order and guarantees as the classification run: config checked, data
-read and checked, tokenizer learned (or loaded) before any model is built;
-the same optimizer, callbacks, backups and metrics log.
+"""Language modelling (`task: language_modeling`, configs/gpt_lm.py): documents or prompt ->
+response pairs to a GPT-2 or Llama decoder (random, or imported: Hugging Face, GGUF,
+keras-hub), and `import_checkpoint`, which writes a pretrained decoder as a finished run.
 """
 
 import os
-
-import keras
-import keras_hub
 
 from tfllm import atomic
 from tfllm import config as config_lib
@@ -17,13 +12,18 @@ from tfllm.data import cleaning
 from tfllm.data import documents
 from tfllm.data import examples as examples_lib
 from tfllm.data import lm_pipeline
-from tfllm.errors import ConfigError, DataError
+from tfllm.errors import ConfigError, DataError, TfllmError
 from tfllm.evaluation import language_model as lm_eval
 from tfllm.models import gpt
 from tfllm.models import pretrained_lm
-from tfllm.training import loop
-from tfllm.training import optimizers
+from tfllm.models.sizes import GPT_SIZES
+from tfllm.tasks import base
+from tfllm.tasks.language_model import serving
+from tfllm.tasks.language_model.pipeline import TextGenerationPipeline
+from tfllm.tasks.language_model.predictor import LanguageModel
 from tfllm.training import precision
+from tfllm.training import run
+from tfllm.training import token_loss
 from tfllm.workdir import Paths, finished_run
 
 
@@ -68,7 +68,7 @@ def resolve(config, vocabulary_size, pairs, checkpoint=None, training=True):
             resolved.model.architecture = checkpoint.architecture
             context = checkpoint.context_length or config.data.max_seq_length
             if training:
-                loop.check_fits_context(config, context, checkpoint.path)
+                config_lib.check_fits_context(config, context, checkpoint.path)
             backbone.max_sequence_length = context
             dims = checkpoint.dims
         for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim"):
@@ -86,35 +86,6 @@ def read_checkpoint(config):
                                                  config.model.init_unsafe)
 
 
-def prepare_workdir(config, paths):
-    """Reads the data, writes tokenizer files, resolved config and data report.
-
-    Returns:
-        (examples, vocabulary, merges, resolved config, pretrained checkpoint or None).
-    """
-    examples = documents.prepare(config.data)
-    print(examples_lib.describe(examples.report), flush=True)
-    checkpoint = read_checkpoint(config)
-    paths.make_dirs()
-    vocabulary, merges = tokenizer_files_for(config, examples, paths, checkpoint)
-    bpe.save(vocabulary, merges, paths.tokenizer)
-    resolved = resolve(config, len(vocabulary), examples.pairs, checkpoint)
-    config_lib.save(resolved, paths.config)
-    loop.write_json(paths.data_report, examples.report)
-    return examples, vocabulary, merges, resolved, checkpoint
-
-
-def compile_model(model, config, steps_per_epoch):
-    """Compiles with AdamW, token cross-entropy averaged over weighted tokens, and perplexity."""
-    model.compile(
-        optimizer=optimizers.build_optimizer(config.train, steps_per_epoch),
-        loss=keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True, reduction="mean_with_sample_weight"),
-        weighted_metrics=[keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")],
-        jit_compile=config.runtime.jit_compile,
-    )
-
-
 def build_model(config, vocabulary_size, checkpoint=None):
     """The causal LM a (resolved) config describes: random GPT, or the pretrained decoder.
 
@@ -127,86 +98,152 @@ def build_model(config, vocabulary_size, checkpoint=None):
                                         unsafe=config.model.init_unsafe)
 
 
-def base_model(workdir):
-    """The model the finished run in `workdir` started from, rebuilt without LoRA: the decoder
-    `model.init_from` names (or the run's random initialisation, from its seed).
-
-    `lora.load_adapters(base_model(workdir), file)` puts a LoRA run's adapter file onto it.
-    """
-    paths, config = finished_run(workdir)
-    vocabulary, _ = bpe.load(paths.tokenizer, flag=paths.tokenizer)
-    with loop.runtime(config):
-        model, _ = build_model(config, len(vocabulary), read_checkpoint(config))
-    return model
-
-
-def fit(config, paths, examples, tokenizer, checkpoint, strategy, resume):
-    """Packs the data, builds and compiles the model under `strategy`, trains it from
-    `resume` (a backup, or None).
-
-    Returns:
-        (model, validation dataset, validation blocks, training blocks).
-    """
-    data = config.data
-    tokenize = lm_pipeline.tokenize_fn(tokenizer, data.cleaning)
-    end_id = tokenizer.end_token_id
-    train_blocks, train_ids = lm_pipeline.packed_blocks(
-        examples.train, tokenize, end_id, examples.pairs, data.prompt_template, data.max_seq_length)
-    val_blocks, _ = lm_pipeline.packed_blocks(
-        examples.validation, tokenize, end_id, examples.pairs, data.prompt_template,
-        data.max_seq_length)
-    blocks = len(train_blocks["token_ids"])
-    if blocks < data.batch_size:
-        raise DataError(
-            f"{data.train}: {len(train_ids)} training tokens make {blocks} blocks of "
-            f"--config.data.max_seq_length={data.max_seq_length}, less than one batch "
-            f"(--config.data.batch_size={data.batch_size})")
-
-    def stream(start_batch):
-        return lm_pipeline.lm_dataset(train_blocks, data.batch_size, training=True,
-                                      shuffle_buffer=data.shuffle_buffer, seed=config.seed,
-                                      start_batch=start_batch)
-
-    val_ds = lm_pipeline.lm_dataset(val_blocks, data.batch_size, training=False)
-    full_epoch = blocks // data.batch_size
-    steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
-
-    model = loop.train_model(
-        config, paths, strategy, resume,
-        build=lambda: build_model(config, tokenizer.vocabulary_size(), checkpoint),
-        recompile=lambda model: compile_model(model, config, steps_per_epoch), head=(),
-        stream=stream, val_ds=val_ds, tokens_per_example=data.max_seq_length,
-        steps_per_epoch=steps_per_epoch, monitor="val_loss", mode="min")
-    return model, val_ds, val_blocks, train_blocks
+CHECKS = [
+    ("data.max_seq_length", lambda v: 4 <= v <= 8192, "an integer in [4, 8192]"),
+    ("data.format", lambda v: v in documents.FORMATS, f"one of {documents.FORMATS}"),
+    ("data.prompt_template", lambda v: v.count("{prompt}") == 1,
+     "a template containing {prompt} once"),
+    ("tokenizer.vocabulary_size", lambda v: v >= 257, "an integer >= 257 (256 bytes + end)"),
+    ("tokenizer.min_frequency", config_lib.positive, "a positive integer"),
+    ("model.size", lambda v: v in GPT_SIZES, f"one of {tuple(GPT_SIZES)}"),
+    ("model.backbone.max_sequence_length", config_lib.non_negative,
+     "0 (= data.max_seq_length) or a context length"),
+    *config_lib.GENERATION_CHECKS,
+]
 
 
-def train_and_evaluate(config, workdir):
-    """Trains the language model `config` describes; writes everything into `workdir`.
+class LanguageModelTask(base.Task):
+    """Next-token prediction on packed blocks of documents, or on prompt -> response pairs
+    (loss on the responses only); the validation loss picks the best epoch; evaluation
+    reports perplexity against a unigram baseline."""
 
-    Started again with the same arguments after a crash or a kill, it resumes
-    from the last backup in `workdir/backup/` (see `tfllm.training.backup`).
+    name = "language_modeling"
+    monitor = ("val_loss", "min")
+    pipelines = {"text-generation": TextGenerationPipeline}
 
-    Returns:
-        The validation report: perplexity, loss (nats per token), tokens
-        scored, the unigram baseline's perplexity on the same tokens, wall
-        time and the work directory.
-    """
-    def train_then_evaluate(paths, strategy, resume):
-        examples, vocabulary, merges, resolved, checkpoint = prepare_workdir(config, paths)
-        tokenizer = bpe.build_tokenizer(vocabulary, merges)
-        with loop.runtime(resolved):
-            model, val_ds, val_blocks, train_blocks = fit(resolved, paths, examples, tokenizer,
-                                                          checkpoint, strategy, resume)
-            loop.save_model(model, paths)
-            report = lm_eval.perplexity_report(model, val_ds, "validation")
-        # The baseline counts the training tokens the model was scored on (responses, for pairs).
+    def check_config(self, config):
+        config_lib.check_common(config)
+        config_lib.check_all(config, CHECKS)
+        config_lib.check_lora(config)
+        config_lib.check_data_files(config)
+        config_lib.check_init_from(config)
+        config_lib.check_vocabulary(config, directory=True)
+        config_lib.check_heads(config, GPT_SIZES)
+        context = config.model.backbone.max_sequence_length
+        if context and context < config.data.max_seq_length:
+            raise ConfigError("model.backbone.max_sequence_length",
+                              f"got {context}, expected 0 or at least data.max_seq_length "
+                              f"({config.data.max_seq_length})")
+
+    def prepare(self, config, paths):
+        examples = documents.prepare(config.data)
+        print(examples_lib.describe(examples.report), flush=True)
+        checkpoint = read_checkpoint(config)
+        vocabulary, merges = tokenizer_files_for(config, examples, paths, checkpoint)
+        resolved = resolve(config, len(vocabulary), examples.pairs, checkpoint)
+        paths.make_dirs()
+        bpe.save(vocabulary, merges, paths.tokenizer)
+        config_lib.save(resolved, paths.config)
+        run.write_json(paths.data_report, examples.report)
+        return base.Prepared(resolved, examples, bpe.build_tokenizer(vocabulary, merges),
+                             checkpoint)
+
+    def datasets(self, prepared):
+        config, examples, tokenizer = prepared.config, prepared.data, prepared.tokenizer
+        data = config.data
+        tokenize = lm_pipeline.tokenize_fn(tokenizer, data.cleaning)
+        end_id = tokenizer.end_token_id
+        train_blocks, train_ids = lm_pipeline.packed_blocks(
+            examples.train, tokenize, end_id, examples.pairs, data.prompt_template,
+            data.max_seq_length)
+        val_blocks, _ = lm_pipeline.packed_blocks(
+            examples.validation, tokenize, end_id, examples.pairs, data.prompt_template,
+            data.max_seq_length)
+        blocks = len(train_blocks["token_ids"])
+        if blocks < data.batch_size:
+            raise DataError(
+                f"{data.train}: {len(train_ids)} training tokens make {blocks} blocks of "
+                f"--config.data.max_seq_length={data.max_seq_length}, less than one batch "
+                f"(--config.data.batch_size={data.batch_size})")
+
+        def stream(start_batch):
+            return lm_pipeline.lm_dataset(train_blocks, data.batch_size, training=True,
+                                          shuffle_buffer=data.shuffle_buffer, seed=config.seed,
+                                          start_batch=start_batch)
+
+        validation = lm_pipeline.lm_dataset(val_blocks, data.batch_size, training=False)
+        return base.Datasets(stream, validation, run.steps_per_epoch(config, blocks),
+                             data.max_seq_length, extra=(train_blocks, val_blocks))
+
+    def build_model(self, prepared):
+        return build_model(prepared.config, prepared.tokenizer.vocabulary_size(),
+                           prepared.checkpoint)
+
+    def compile_model(self, model, config, steps_per_epoch):
+        token_loss.compile_token_model(model, config, steps_per_epoch)
+
+    def evaluate(self, model, prepared, datasets):
+        report = lm_eval.perplexity_report(model, datasets.validation, "validation")
+        train_blocks, val_blocks = datasets.extra
+        # The baseline counts the training tokens the model was scored on (responses, for
+        # pairs).
         trained_on = train_blocks["targets"][train_blocks["weights"] > 0]
         report["unigram_perplexity"] = lm_eval.unigram_perplexity(
-            trained_on, len(vocabulary), val_blocks["targets"], val_blocks["weights"])
+            trained_on, prepared.tokenizer.vocabulary_size(), val_blocks["targets"],
+            val_blocks["weights"])
         return report
 
-    return loop.run_in_workdir(config, workdir, train_then_evaluate)
+    def load(self, workdir):
+        return LanguageModel(workdir)
 
+    def export_parts(self, predictor):
+        return serving.export_parts(predictor)
+
+    def base_model(self, workdir):
+        """The decoder `model.init_from` names (or the run's random initialisation, from its
+        seed), without LoRA."""
+        paths, config = finished_run(workdir)
+        vocabulary, _ = bpe.load(paths.tokenizer, flag=paths.tokenizer)
+        with run.runtime(config):
+            model, _ = build_model(config, len(vocabulary), read_checkpoint(config))
+        return model
+
+    def summary(self, report):
+        return (f"validation perplexity {report['perplexity']:.2f} on {report['tokens']} "
+                f"tokens (unigram baseline {report['unigram_perplexity']:.2f}) in "
+                f"{base.minutes(report)}")
+
+    def next_commands(self, workdir, export_dir):
+        return [f"tfllm generate --workdir={workdir} --prompt='What is AI?'",
+                f"tfllm evaluate --workdir={workdir}",
+                f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
+
+    def evaluate_run(self, predictor, data, generate=False, max_examples=0):
+        return predictor.evaluate(data, generate=generate, max_examples=max_examples)
+
+    def print_report(self, report):
+        lm_eval.print_report(report)
+
+    def predict_records(self, predictor, request):
+        raise TfllmError("--workdir: a language model predicts no labels; use tfllm generate "
+                         f"--workdir={predictor.workdir} --prompt=TEXT")
+
+    def generate_records(self, predictor, prompts, options):
+        if options.weights_dtype or options.draft_tokens is not None:
+            predictor.set_weights_dtype(
+                options.weights_dtype or predictor.weights_dtype,
+                predictor.draft_tokens if options.draft_tokens is None else options.draft_tokens)
+        generator = TextGenerationPipeline(predictor)
+        results = generator(
+            prompts, max_new_tokens=options.max_new_tokens, max_length=options.max_length,
+            sampler=options.sampler, temperature=options.temperature, top_k=options.top_k,
+            top_p=options.top_p, num_beams=options.num_beams, seed=options.seed,
+            apply_template=False if options.raw else None)
+        for prompt, result in zip(prompts, results):
+            yield {"prompt": prompt, **result}
+
+
+TASK = LanguageModelTask()
 
 def import_checkpoint(config, workdir):
     """Writes the pretrained decoder `model.init_from` names as a finished run, untrained.
@@ -235,8 +272,8 @@ def import_checkpoint(config, workdir):
         resolved.data.max_seq_length = min(config.data.max_seq_length,
                                            resolved.model.backbone.max_sequence_length)
     config_lib.save(resolved, paths.config)
-    with loop.runtime(resolved):
+    with run.runtime(resolved):
         model, report = build_model(resolved, len(checkpoint.vocabulary), checkpoint)
-        loop.report_import(report, paths)
+        run.report_import(report, paths)
         atomic.replace(paths.model, model.save)
     return {**report.as_dict(), "workdir": workdir}

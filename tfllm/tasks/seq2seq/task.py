@@ -1,12 +1,11 @@
-"""train_and_evaluate for text to text (`task: seq2seq`): source/target pairs to a work
-directory with a BART encoder-decoder, or with a GPT trained on them as prompt -> response.
+"""Text to text (`task: seq2seq`, configs/seq2seq.py): source/target pairs to a BART
+encoder-decoder, or to a GPT trained on them as prompt -> response.
 
-The BART route keeps the order and guarantees of the other runs and calls their
-pieces (`tfllm.training.loop` and `lm_loop`): config checked; data read and
-checked, too-long pairs included, before anything is written; tokenizer learned
-(or loaded); the same optimizer, loss and perplexity as language models, the
-same callbacks, backups, resume and metrics log. The GPT route is the language
-model's pairs route itself (`lm_loop.train_and_evaluate` on a translated config).
+The BART route keeps the run skeleton of every task: config checked; data read and
+checked, too-long pairs included, before anything is written; tokenizer learned (or
+loaded); the language models' optimizer, loss and perplexity. The GPT route
+(`model.architecture=gpt`) is the language-model task's pairs route itself, on a
+translated config: its run is a language-model run, found through the registry.
 """
 
 import os
@@ -19,14 +18,45 @@ from tfllm.data import bpe
 from tfllm.data import cleaning
 from tfllm.data import examples as examples_lib
 from tfllm.data import lm_pipeline
-from tfllm.tasks.seq2seq import data as seq2seq_data
-from tfllm.errors import DataError
+from tfllm.errors import ConfigError, DataError, TfllmError
 from tfllm.evaluation import language_model as lm_eval
 from tfllm.models import bart
-from tfllm.models.sizes import gpt_dims
-from tfllm.tasks.language_model import task as lm_loop
-from tfllm.training import loop
+from tfllm.models.sizes import GPT_SIZES, gpt_dims
+from tfllm.tasks import base
+from tfllm.tasks.seq2seq import data as seq2seq_data
+from tfllm.tasks.seq2seq import serving
+from tfllm.tasks.seq2seq.pipeline import Text2TextGenerationPipeline
+from tfllm.tasks.seq2seq.predictor import Seq2Seq
 from tfllm.training import precision
+from tfllm.training import run
+from tfllm.training import token_loss
+
+SEQ2SEQ_SUFFIXES = (".tsv", ".csv", ".jsonl", ".json")
+SEQ2SEQ_ARCHITECTURES = ("bart", "gpt")
+CHECKS = [
+    ("data.train", lambda v: config_lib.is_file_source(v) and v.lower().endswith(SEQ2SEQ_SUFFIXES),
+     "a .tsv or .jsonl file of source/target pairs: pass --config.data.train=FILE "
+     "(python -m tfllm.tasks.seq2seq.toy_data FILE writes a toy one)"),
+    ("data.validation", lambda v: v == "" or v.lower().endswith(SEQ2SEQ_SUFFIXES),
+     "'' (hold out part of data.train) or a .tsv or .jsonl file"),
+    ("data.source_column", bool, "the TSV column / JSON key of the sources"),
+    ("data.target_column", bool, "the TSV column / JSON key of the targets"),
+    ("data.max_source_length", lambda v: 3 <= v <= 8192, "an integer in [3, 8192]"),
+    ("data.max_target_length", lambda v: 2 <= v <= 8192, "an integer in [2, 8192]"),
+    ("data.prompt_template", lambda v: v.count("{prompt}") == 1,
+     "a template containing {prompt} once"),
+    ("model.architecture", lambda v: v in SEQ2SEQ_ARCHITECTURES,
+     f"one of {SEQ2SEQ_ARCHITECTURES}"),
+    ("tokenizer.vocabulary_size", lambda v: v >= 261,
+     "an integer >= 261 (256 bytes + special tokens)"),
+    ("tokenizer.min_frequency", config_lib.positive, "a positive integer"),
+    ("model.size", lambda v: v in GPT_SIZES, f"one of {tuple(GPT_SIZES)}"),
+    ("model.backbone.max_sequence_length", config_lib.non_negative,
+     "0 (what the data needs) or a number of positions"),
+    ("generation.max_new_tokens", config_lib.non_negative, "0 (= data.max_target_length) or a count"),
+] + [check for check in config_lib.GENERATION_CHECKS
+     if check[0] not in ("generation.max_new_tokens", "generation.weights_dtype",
+                         "generation.draft_tokens")]
 
 
 def _copy_shared(source, target):
@@ -86,92 +116,150 @@ def resolve(config):
     return resolved
 
 
-def prepare_workdir(config, paths):
-    """Reads and checks the data, then writes tokenizer files, resolved config and data
-    report (nothing is written before every check has passed).
+class Seq2SeqTask(base.Task):
+    """Source -> target with BART: AdamW on target-token cross-entropy, the validation loss
+    picks the best epoch; evaluation reports perplexity and BLEU / ROUGE / exact match of
+    greedy outputs."""
 
-    Returns:
-        (train TokenizedPairs, validation TokenizedPairs, tokenizer, resolved config).
-    """
-    train, validation, report = seq2seq_data.read_and_split(config.data)
-    vocabulary, merges = tokenizer_files_for(config, train, paths)
-    tokenizer = bart.build_tokenizer(vocabulary, merges)
-    tokenize = lm_pipeline.tokenize_fn(tokenizer, config.data.cleaning)
-    train, validation, report = seq2seq_data.finish(train, validation, report, tokenize,
-                                                    config.data)
-    print(examples_lib.describe(report), flush=True)
-    if len(train.records) < config.data.batch_size:
-        raise DataError(
-            f"{config.data.train}: {len(train.records)} training pairs is less than one "
-            f"batch (--config.data.batch_size={config.data.batch_size})")
-    paths.make_dirs()
-    bpe.save(vocabulary, merges, paths.tokenizer)
-    resolved = resolve(config)
-    config_lib.save(resolved, paths.config)
-    loop.write_json(paths.data_report, report)
-    return train, validation, tokenizer, resolved
+    name = "seq2seq"
+    monitor = ("val_loss", "min")
+    pipelines = {"text2text-generation": Text2TextGenerationPipeline}
 
+    def check_config(self, config):
+        config_lib.check_common(config, first=CHECKS[:1])
+        config_lib.check_all(config, CHECKS[1:])
+        for field in ("data.train", "data.validation"):
+            spec = config.data[field.split(".")[1]]
+            if spec and not os.path.isfile(spec):
+                raise ConfigError(field, f"data file not found: {spec}")
+        bart = config.model.architecture == "bart"
+        if bart and config.model.init_from:
+            raise ConfigError("model.init_from", "BART runs start from random weights (imported "
+                              "BART checkpoints are not supported yet); use '' or "
+                              "--config.model.architecture=gpt")
+        config_lib.check_vocabulary(config, directory=True)
+        config_lib.check_heads(config, GPT_SIZES)
+        context = config.model.backbone.max_sequence_length
+        new_tokens = config.generation.max_new_tokens or config.data.max_target_length
+        if bart and context:
+            for field, needed in (("data.max_source_length", config.data.max_source_length),
+                                  ("data.max_target_length", config.data.max_target_length + 2),
+                                  ("generation.max_new_tokens", new_tokens + 2)):
+                if needed > context:
+                    raise ConfigError("model.backbone.max_sequence_length",
+                                      f"got {context}, expected 0 or at least {needed} (for "
+                                      f"--config.{field})")
+        elif bart and new_tokens + 2 > max(config.data.max_source_length,
+                                           config.data.max_target_length + 2):
+            raise ConfigError("generation.max_new_tokens",
+                              f"got {new_tokens}, more than the decoder's positions allow "
+                              "(data.max_target_length, or data.max_source_length - 2)")
 
-def fit(config, paths, train, validation, tokenizer, strategy, resume):
-    """Packs the pairs, builds and compiles the model under `strategy`, trains it from
-    `resume` (a backup, or None).
+    def train(self, config, workdir):
+        config_lib.validate(config)
+        if config.model.architecture == "gpt":
+            from tfllm.tasks import registry  # pylint: disable=import-outside-toplevel
+            lm = language_model_config(config)
+            return registry.task_for(lm).train(lm, workdir)
+        return super().train(config, workdir)
 
-    Returns:
-        (model, validation dataset, packed training pairs, packed validation pairs).
-    """
-    data = config.data
-    special = (tokenizer.start_token_id, tokenizer.end_token_id, tokenizer.pad_token_id)
-    train_packed = seq2seq_data.pack(train, *special)
-    val_packed = seq2seq_data.pack(validation, *special)
+    def prepare(self, config, paths):
+        train, validation, report = seq2seq_data.read_and_split(config.data)
+        vocabulary, merges = tokenizer_files_for(config, train, paths)
+        tokenizer = bart.build_tokenizer(vocabulary, merges)
+        tokenize = lm_pipeline.tokenize_fn(tokenizer, config.data.cleaning)
+        train, validation, report = seq2seq_data.finish(train, validation, report, tokenize,
+                                                        config.data)
+        print(examples_lib.describe(report), flush=True)
+        if len(train.records) < config.data.batch_size:
+            raise DataError(
+                f"{config.data.train}: {len(train.records)} training pairs is less than one "
+                f"batch (--config.data.batch_size={config.data.batch_size})")
+        resolved = resolve(config)
+        paths.make_dirs()
+        bpe.save(vocabulary, merges, paths.tokenizer)
+        config_lib.save(resolved, paths.config)
+        run.write_json(paths.data_report, report)
+        return base.Prepared(resolved, (train, validation), tokenizer, paths=paths)
 
-    def stream(start_batch):
-        return seq2seq_data.dataset(train_packed, data.batch_size, training=True,
-                                    shuffle_buffer=data.shuffle_buffer, seed=config.seed,
-                                    start_batch=start_batch)
+    def datasets(self, prepared):
+        config, tokenizer = prepared.config, prepared.tokenizer
+        train, validation = prepared.data
+        data = config.data
+        special = (tokenizer.start_token_id, tokenizer.end_token_id, tokenizer.pad_token_id)
+        train_packed = seq2seq_data.pack(train, *special)
+        val_packed = seq2seq_data.pack(validation, *special)
 
-    val_ds = seq2seq_data.dataset(val_packed, data.batch_size, training=False)
-    full_epoch = len(train.records) // data.batch_size
-    steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
-    tokens_per_example = float(np.mean([len(s) + len(t) + 4 for s, t in
-                                        zip(train.source_ids, train.target_ids, strict=True)]))
-    model = loop.train_model(
-        config, paths, strategy, resume,
-        build=lambda: (bart.build_seq2seq_lm(
-            bart.backbone_kwargs(config.model, tokenizer.vocabulary_size())), None),
-        recompile=lambda model: lm_loop.compile_model(model, config, steps_per_epoch),
-        head=(), stream=stream, val_ds=val_ds, tokens_per_example=tokens_per_example,
-        steps_per_epoch=steps_per_epoch, monitor="val_loss", mode="min")
-    return model, val_ds, train_packed, val_packed
+        def stream(start_batch):
+            return seq2seq_data.dataset(train_packed, data.batch_size, training=True,
+                                        shuffle_buffer=data.shuffle_buffer, seed=config.seed,
+                                        start_batch=start_batch)
 
+        val_ds = seq2seq_data.dataset(val_packed, data.batch_size, training=False)
+        tokens_per_example = float(np.mean([len(s) + len(t) + 4 for s, t in
+                                            zip(train.source_ids, train.target_ids,
+                                                strict=True)]))
+        return base.Datasets(stream, val_ds, run.steps_per_epoch(config, len(train.records)),
+                             tokens_per_example, extra=(train_packed, val_packed))
 
-def train_and_evaluate(config, workdir):
-    """Trains the seq2seq model `config` describes; writes everything into `workdir`.
+    def build_model(self, prepared):
+        kwargs = bart.backbone_kwargs(prepared.config.model, prepared.tokenizer.vocabulary_size())
+        return bart.build_seq2seq_lm(kwargs), None
 
-    Started again with the same arguments after a crash or a kill, it resumes
-    from the last backup in `workdir/backup/` (see `tfllm.training.backup`).
+    def compile_model(self, model, config, steps_per_epoch):
+        token_loss.compile_token_model(model, config, steps_per_epoch)
 
-    Returns:
-        The validation report: loss and perplexity of the targets, tokens
-        scored, the unigram baseline, and (BART) "generation": BLEU, ROUGE-1/2/L
-        and exact match of greedy outputs against the targets; plus wall time
-        and the work directory. A GPT run returns the language model's report.
-    """
-    config_lib.validate(config)
-    if config.model.architecture == "gpt":
-        return lm_loop.train_and_evaluate(language_model_config(config), workdir)
-    from tfllm.tasks.seq2seq.predictor import Seq2Seq  # pylint: disable=import-outside-toplevel
-
-    def train_then_evaluate(paths, strategy, resume):
-        train, validation, tokenizer, resolved = prepare_workdir(config, paths)
-        with loop.runtime(resolved):
-            model, val_ds, train_packed, val_packed = fit(resolved, paths, train, validation,
-                                                          tokenizer, strategy, resume)
-            loop.save_model(model, paths)
-            report = lm_eval.perplexity_report(model, val_ds, "validation")
-            _, targets, weights = train_packed
-            report["unigram_perplexity"] = lm_eval.unigram_perplexity(
-                targets[weights > 0], tokenizer.vocabulary_size(), val_packed[1], val_packed[2])
-            report["generation"] = Seq2Seq(paths.root, model=model).score(validation.records)
+    def evaluate(self, model, prepared, datasets):
+        train_packed, val_packed = datasets.extra
+        report = lm_eval.perplexity_report(model, datasets.validation, "validation")
+        _, targets, weights = train_packed
+        report["unigram_perplexity"] = lm_eval.unigram_perplexity(
+            targets[weights > 0], prepared.tokenizer.vocabulary_size(), val_packed[1],
+            val_packed[2])
+        report["generation"] = Seq2Seq(prepared.paths.root, model=model).score(
+            prepared.data[1].records)
         return report
 
-    return loop.run_in_workdir(config, workdir, train_then_evaluate)
+    def load(self, workdir):
+        return Seq2Seq(workdir)
+
+    def export_parts(self, predictor):
+        return serving.export_parts(predictor)
+
+    def summary(self, report):
+        scores = report["generation"]
+        return (f"validation perplexity {report['perplexity']:.2f} on {report['tokens']} "
+                f"target tokens; greedy outputs of {scores['examples']} sources: bleu "
+                f"{scores['bleu']:.4f}  rougeL {scores['rougeL']:.4f}  exact_match "
+                f"{scores['exact_match']:.4f} in {base.minutes(report)}")
+
+    def next_commands(self, workdir, export_dir):
+        return [f"tfllm predict --workdir={workdir} --text='a source text'",
+                f"tfllm evaluate --workdir={workdir} --generate",
+                f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
+
+    def evaluate_run(self, predictor, data, generate=False, max_examples=0):
+        return predictor.evaluate(data, generate=generate, max_examples=max_examples)
+
+    def print_report(self, report):
+        lm_eval.print_report(report)
+
+    def predict_records(self, predictor, request):
+        texts, _ = request.text_inputs(predictor)  # --text / --input are sources
+        for text, target in zip(texts, predictor.generate(texts), strict=True):
+            yield {"source": text, "target": target}
+
+    def generate_records(self, predictor, prompts, options):
+        """Each prompt is a source; {"source", "generated_text"} per source."""
+        for name in ("max_length", "weights_dtype", "draft_tokens", "raw"):
+            if getattr(options, name):
+                raise TfllmError(f"--{name}: not used by seq2seq runs; drop the flag")
+        targets = predictor.generate(
+            prompts, max_new_tokens=options.max_new_tokens, seed=options.seed,
+            sampler=options.sampler, temperature=options.temperature, top_k=options.top_k,
+            top_p=options.top_p, num_beams=options.num_beams)
+        for source, target in zip(prompts, targets, strict=True):
+            yield {"source": source, "generated_text": target}
+
+
+TASK = Seq2SeqTask()

@@ -17,6 +17,9 @@ over its windows (the window most sure there is an answer, as in BERT's
 import dataclasses
 
 import numpy as np
+import tensorflow as tf
+
+MODEL_FEATURES = ("token_ids", "segment_ids", "padding_mask")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,3 +96,28 @@ def _top(positions, logits, n):
     if len(positions) > n:
         positions = positions[np.argpartition(-logits[positions], n - 1)[:n]]
     return positions
+
+
+def null_threshold(config):
+    """The decoding threshold of a resolved config: None (always answer) or a float."""
+    return config.data.null_threshold if config.data.allow_no_answer == "yes" else None
+
+
+def window_logits(model, windows, batch_size=64):
+    """(start logits, end logits) of every window, each (windows, sequence_length) float32."""
+    features = windows.features()
+    chunks = []
+    for begin in range(0, len(windows.token_ids), batch_size):
+        batch = {key: features[key][begin:begin + batch_size] for key in MODEL_FEATURES}
+        chunks.append(tf.cast(model(batch, training=False), tf.float32).numpy())
+    logits = np.concatenate(chunks)
+    return logits[:, :, 0], logits[:, :, 1]
+
+
+def decode(model, windows, examples, config):
+    """The Answer of each example from the model's logits on its windows."""
+    start_logits, end_logits = window_logits(model, windows)
+    return decode_answers(
+        start_logits, end_logits, windows.offsets, windows.example_index,
+        [e.context for e in examples], n_best=config.data.n_best,
+        max_answer_length=config.data.max_answer_length, null_threshold=null_threshold(config))

@@ -87,3 +87,21 @@ def _percentages(pairs):
     return {"exact": 100.0 * sum(e for e, _ in pairs) / total if total else 0.0,
             "f1": 100.0 * sum(f for _, f in pairs) / total if total else 0.0,
             "total": total}
+
+
+MISTAKES_LISTED = 20  # wrong answers kept in the report
+
+
+def evaluation_report(examples, answers, split):
+    """Official SQuAD exact match and F1 (HasAns/NoAns for v2.0) of decoded answers, with
+    the first wrong ones."""
+    predictions = {e.id: a.text for e, a in zip(examples, answers, strict=True)}
+    scores = squad_scores(examples, predictions)
+    mistakes = [{"id": e.id, "question": e.question, "prediction": a.text,
+                 "answers": [text for text, _ in e.answers]}
+                for e, a in zip(examples, answers, strict=True)
+                if not any(exact_match(a.text, g) for g in
+                           ([t for t, _ in e.answers] or [""]))]
+    return {**scores, "split": split, "questions": len(examples),
+            "unanswerable": sum(e.is_impossible for e in examples),
+            "mistakes": mistakes[:MISTAKES_LISTED]}

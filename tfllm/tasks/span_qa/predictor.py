@@ -9,7 +9,8 @@ from tfllm.tasks.span_qa import squad
 from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.tasks.span_qa.squad import QaExample
 from tfllm.errors import DataError
-from tfllm.tasks.span_qa import task as qa_loop
+from tfllm.tasks.span_qa import decoding
+from tfllm.tasks.span_qa import metric
 from tfllm.workdir import finished_run
 
 
@@ -39,7 +40,7 @@ class SpanQA:
         for begin in range(0, len(examples), batch_size):
             chunk = examples[begin:begin + batch_size]
             windows = qa_examples.windows_of(chunk, self.tokenizer, self.config.data)
-            answers += qa_loop.decode(self.model, windows, chunk, self.config)
+            answers += decoding.decode(self.model, windows, chunk, self.config)
         return answers
 
     def predict(self, questions, contexts, batch_size=256):
@@ -78,7 +79,7 @@ class SpanQA:
         return [e.question for e in examples], [e.context for e in examples]
 
     def evaluate(self, spec=""):
-        """SQuAD exact match and F1 (`qa_loop.evaluation_report`) on a file, or on the run's
+        """SQuAD exact match and F1 (`metric.evaluation_report`) on a file, or on the run's
         validation split (''); bad questions count against data.max_bad_fraction."""
         data = self.config.data
         if spec:
@@ -88,4 +89,4 @@ class SpanQA:
                 raise DataError(f"{spec}: no usable questions to evaluate on")
         else:
             examples = qa_examples.read(data)[1]
-        return qa_loop.evaluation_report(examples, self.answers(examples), spec or "validation")
+        return metric.evaluation_report(examples, self.answers(examples), spec or "validation")

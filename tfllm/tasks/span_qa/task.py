@@ -1,126 +1,80 @@
-"""train_and_evaluate for extractive question answering (`task: span_qa`): SQuAD files to a
-work directory with a BERT span model.
+"""Extractive question answering (`task: span_qa`, configs/bert_qa.py): SQuAD files to a
+BERT span model over strided windows of each context.
 
-Same order and guarantees as the classification run (`tfllm.training.loop`,
-whose runtime, checkpoint reading, config resolution, callbacks, backups and
-saving it calls): config checked, data read and checked (answers in windows
-included) before anything is written or any model built; the same optimizer,
-metrics log, backups and resume. Evaluation decodes the best span over all
-windows of each validation question and scores it as the official SQuAD
-script does.
+The data is read and checked (answers in windows included) before anything is written
+or any model built. Evaluation decodes the best span over all windows of each
+validation question and scores it as the official SQuAD script does.
 """
-
-import os
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
 from tfllm import config as config_lib
-from tfllm.tasks.span_qa import decoding as qa_decoding
 from tfllm.data import examples as examples_lib
 from tfllm.data import pipeline
-from tfllm.tasks.span_qa import examples as qa_examples
 from tfllm.data import tokenizer as tokenizer_lib
-from tfllm.errors import DataError
-from tfllm.tasks.span_qa import metric as squad_metric
+from tfllm.errors import ConfigError, DataError
 from tfllm.models import bert
-from tfllm.models import pretrained
+from tfllm.models import encoder
+from tfllm.tasks import base
+from tfllm.tasks.span_qa import decoding
+from tfllm.tasks.span_qa import examples as qa_examples
 from tfllm.tasks.span_qa import head as span_head
-from tfllm.training import loop
+from tfllm.tasks.span_qa import metric
+from tfllm.tasks.span_qa import serving
+from tfllm.tasks.span_qa.predictor import SpanQA
 from tfllm.training import optimizers
+from tfllm.training import run
 
-HEAD = ("span_logits",)  # the new per-token layer: trained in full under LoRA
-MODEL_FEATURES = ("token_ids", "segment_ids", "padding_mask")
-MISTAKES_LISTED = 20
+# Checked first (there is no default corpus); its text is read as written (answers are cut
+# from it by offsets), so it has no cleaning section.
+FIRST_CHECKS = [
+    ("data.train", config_lib.is_file_source,
+     "a SQuAD JSON or JSON Lines file: pass --config.data.train=FILE "
+     "(python -m tfllm.tasks.span_qa.toy_data FILE writes a toy one)"),
+    ("data.validation", lambda v: v == "" or config_lib.is_file_source(v),
+     "'' (hold out part of data.train) or a SQuAD JSON or JSON Lines file"),
+    ("data.padding", lambda v: v in config_lib.PADDINGS, f"one of {config_lib.PADDINGS}"),
+    ("data.max_seq_length", lambda v: 8 <= v <= 512, "an integer in [8, 512]"),
+    ("data.max_query_length", config_lib.positive, "a positive integer"),
+    ("data.doc_stride", config_lib.positive, "a positive integer"),
+    ("data.max_answer_length", config_lib.positive, "a positive integer"),
+    ("data.n_best", config_lib.positive, "a positive integer"),
+    ("data.allow_no_answer", lambda v: v in ("auto", "yes", "no"), "'auto', 'yes' or 'no'"),
+    *config_lib.ENCODER_CHECKS,
+]
 
 
-def vocabulary_for(config, train, paths, checkpoint=None):
-    """The work directory's vocabulary (a resumed run), the checkpoint's, the config's, or
-    one learned from the training contexts and questions (lower-cased and unaccented first
-    when the tokenizer does that)."""
-    if os.path.exists(paths.vocabulary):
-        return tokenizer_lib.load_vocabulary(paths.vocabulary)
-    if checkpoint is not None:
-        return checkpoint.vocabulary
-    if config.tokenizer.vocabulary:
-        return tokenizer_lib.load_vocabulary(config.tokenizer.vocabulary)
+def check_windows(data):
+    """A window must hold the question, 3 special tokens and context; the stride must not
+    skip context tokens."""
+    room = data.max_seq_length - data.max_query_length - 3
+    if room < 1:
+        raise ConfigError("data.max_query_length", f"got {data.max_query_length}, expected "
+                          f"at most data.max_seq_length - 4 = {data.max_seq_length - 4}")
+    if data.doc_stride > room:
+        raise ConfigError("data.doc_stride", f"got {data.doc_stride}, expected at most "
+                          f"data.max_seq_length - data.max_query_length - 3 = {room}")
+
+
+def training_texts(config, train):
+    """The training contexts and questions a vocabulary is learned from (lower-cased and
+    unaccented first when the tokenizer does that)."""
     texts = tf.constant(sorted({e.context for e in train}) + [e.question for e in train])
     if config.tokenizer.lowercase:  # as keras-hub's tokenizer normalizes before WordPiece
         texts = tf_text.case_fold_utf8(
             tf.strings.regex_replace(tf_text.normalize_utf8(texts, "NFD"), r"\p{Mn}", ""))
-    return tokenizer_lib.learn_vocabulary([t.decode("utf-8") for t in texts.numpy()],
-                                          config.tokenizer.vocabulary_size,
-                                          config.tokenizer.min_frequency)
+    return [t.decode("utf-8") for t in texts.numpy()]
 
 
 def resolve(config, vocabulary_size, train, checkpoint=None):
-    """`loop.resolve`, and data.allow_no_answer decided: 'auto' becomes 'yes' when the
+    """`encoder.resolve`, and data.allow_no_answer decided: 'auto' becomes 'yes' when the
     training questions include unanswerable ones."""
-    resolved = loop.resolve(config, vocabulary_size, checkpoint)
+    resolved = encoder.resolve(config, vocabulary_size, checkpoint)
     if resolved.data.allow_no_answer == "auto":
         resolved.data.allow_no_answer = "yes" if any(e.is_impossible for e in train) else "no"
     return resolved
-
-
-def null_threshold(config):
-    """The decoding threshold of a resolved config: None (always answer) or a float."""
-    return config.data.null_threshold if config.data.allow_no_answer == "yes" else None
-
-
-def prepare_workdir(config, paths):
-    """Reads and checks the data, then writes tokenizer files, resolved config and data report.
-
-    Nothing is written before every check has passed.
-
-    Returns:
-        (QaData, training windows, validation windows, vocabulary, resolved config,
-        pretrained checkpoint or None).
-    """
-    read_data = qa_examples.read(config.data)
-    checkpoint = loop.read_checkpoint(config)
-    vocabulary = vocabulary_for(config, read_data[0], paths, checkpoint)
-    resolved = resolve(config, len(vocabulary), read_data[0], checkpoint)
-    tokenizer = tokenizer_lib.build_tokenizer(vocabulary, resolved.tokenizer.lowercase)
-    data, train_windows, validation_windows = qa_examples.prepare(read_data, config.data,
-                                                                  tokenizer)
-    print(examples_lib.describe(data.report), flush=True)
-    if len(train_windows.token_ids) < config.data.batch_size:
-        raise DataError(
-            f"{config.data.train}: {len(train_windows.token_ids)} training windows is less "
-            f"than one batch (--config.data.batch_size={config.data.batch_size})")
-    paths.make_dirs()
-    tokenizer_lib.save_vocabulary(vocabulary, paths.vocabulary)
-    config_lib.save(resolved, paths.config)
-    loop.write_json(paths.data_report, data.report)
-    return data, train_windows, validation_windows, vocabulary, resolved, checkpoint
-
-
-def build_model(config, vocabulary_size, checkpoint=None):
-    """The span model a (resolved) config describes, uncompiled.
-
-    Returns:
-        (model, WeightReport of the pretrained import or None).
-    """
-    if checkpoint is None:
-        kwargs = bert.backbone_kwargs(config.model, vocabulary_size, config.data.max_seq_length)
-        return span_head.build_span_model(bert.build_backbone(kwargs),
-                                          config.model.head_dropout), None
-    backbone, report = pretrained.load_bert_backbone(
-        checkpoint, config.model.backbone.dropout, unsafe=config.model.init_unsafe)
-    model = span_head.build_span_model(backbone, config.model.head_dropout)
-    return model, report.with_new_weights(model.weights, backbone.weights)
-
-
-def compile_model(model, config, steps_per_epoch):
-    """Compiles with AdamW, start/end cross-entropy and start/end accuracy."""
-    bert.add_l2(model, config.train.l2)
-    model.compile(
-        optimizer=optimizers.build_optimizer(config.train, steps_per_epoch),
-        loss=span_head.SpanLoss(),
-        metrics=[span_head.SpanAccuracy(name="accuracy")],
-        jit_compile=config.runtime.jit_compile,
-    )
 
 
 def labelled_examples(windows):
@@ -129,83 +83,116 @@ def labelled_examples(windows):
     return tf.data.Dataset.from_tensor_slices((windows.features(), positions))
 
 
-def fit(config, paths, train_windows, validation_windows, vocabulary_size, checkpoint,
-        strategy, resume):
-    """Builds and compiles the model under `strategy`, trains it from `resume` (a backup, or
-    None); returns the model."""
-    data = config.data
-    train_examples = labelled_examples(train_windows)
+class SpanQaTask(base.Task):
+    """The answer span of a question in its context: AdamW on start/end cross-entropy,
+    start/end accuracy picks the best epoch; SQuAD exact match and F1 on validation."""
 
-    def stream(start_batch):
-        return pipeline.batches(train_examples, data, training=True, seed=config.seed,
-                                start_batch=start_batch)
+    name = "span_qa"
+    head = ("span_logits",)  # the new per-token layer: trained in full under LoRA
 
-    val_ds = pipeline.batches(labelled_examples(validation_windows), data, training=False)
-    tokens_per_example = float(np.mean(train_windows.padding_mask.sum(axis=1)))
-    full_epoch = len(train_windows.token_ids) // data.batch_size
-    steps_per_epoch = min(config.train.steps_per_epoch or full_epoch, full_epoch)
+    def check_config(self, config):
+        config_lib.check_common(config, first=FIRST_CHECKS, skip=("data.cleaning.",))
+        check_windows(config.data)
+        config_lib.check_encoder_run(config)
 
-    return loop.train_model(
-        config, paths, strategy, resume,
-        build=lambda: build_model(config, vocabulary_size, checkpoint),
-        recompile=lambda model: compile_model(model, config, steps_per_epoch), head=HEAD,
-        stream=stream, val_ds=val_ds, tokens_per_example=tokens_per_example,
-        steps_per_epoch=steps_per_epoch)
+    def prepare(self, config, paths):
+        read_data = qa_examples.read(config.data)
+        checkpoint = encoder.read_checkpoint(config)
+        vocabulary = encoder.choose_vocabulary(config, paths, checkpoint,
+                                               lambda: training_texts(config, read_data[0]))
+        resolved = resolve(config, len(vocabulary), read_data[0], checkpoint)
+        tokenizer = tokenizer_lib.build_tokenizer(vocabulary, resolved.tokenizer.lowercase)
+        data, train_windows, validation_windows = qa_examples.prepare(read_data, config.data,
+                                                                      tokenizer)
+        print(examples_lib.describe(data.report), flush=True)
+        if len(train_windows.token_ids) < config.data.batch_size:
+            raise DataError(
+                f"{config.data.train}: {len(train_windows.token_ids)} training windows is "
+                f"less than one batch (--config.data.batch_size={config.data.batch_size})")
+        paths.make_dirs()
+        tokenizer_lib.save_vocabulary(vocabulary, paths.vocabulary)
+        config_lib.save(resolved, paths.config)
+        run.write_json(paths.data_report, data.report)
+        return base.Prepared(resolved, (data, train_windows, validation_windows), vocabulary,
+                             checkpoint)
+
+    def datasets(self, prepared):
+        config = prepared.config
+        _, train_windows, validation_windows = prepared.data
+        train_examples = labelled_examples(train_windows)
+
+        def stream(start_batch):
+            return pipeline.batches(train_examples, config.data, training=True,
+                                    seed=config.seed, start_batch=start_batch)
+
+        val_ds = pipeline.batches(labelled_examples(validation_windows), config.data,
+                                  training=False)
+        return base.Datasets(stream, val_ds,
+                             run.steps_per_epoch(config, len(train_windows.token_ids)),
+                             float(np.mean(train_windows.padding_mask.sum(axis=1))))
+
+    def build_model(self, prepared):
+        config = prepared.config
+        return encoder.build(config, len(prepared.tokenizer), prepared.checkpoint,
+                             lambda backbone: span_head.build_span_model(
+                                 backbone, config.model.head_dropout))
+
+    def compile_model(self, model, config, steps_per_epoch):
+        bert.add_l2(model, config.train.l2)
+        model.compile(
+            optimizer=optimizers.build_optimizer(config.train, steps_per_epoch),
+            loss=span_head.SpanLoss(),
+            metrics=[span_head.SpanAccuracy(name="accuracy")],
+            jit_compile=config.runtime.jit_compile,
+        )
+
+    def evaluate(self, model, prepared, datasets):
+        data, _, validation_windows = prepared.data
+        answers = decoding.decode(model, validation_windows, data.validation, prepared.config)
+        return metric.evaluation_report(data.validation, answers, "validation")
+
+    def load(self, workdir):
+        return SpanQA(workdir)
+
+    def export_parts(self, predictor):
+        return serving.export_parts(predictor)
+
+    def summary(self, report):
+        return (f"validation exact match {report['exact']:.1f}, F1 {report['f1']:.1f} on "
+                f"{report['questions']} questions in {base.minutes(report)}")
+
+    def next_commands(self, workdir, export_dir):
+        return [f"tfllm evaluate --workdir={workdir}",
+                f"tfllm predict --workdir={workdir} --question='Where was Zoë born?' "
+                "--context='Zoë Kim was born in São Paulo.'",
+                f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
+
+    def print_report(self, report):
+        scores = "  ".join(f"{name} {report[name]:.2f}" for name in (
+            "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1") if name in report)
+        print(f"{report['split']}: exact match {report['exact']:.2f}  F1 {report['f1']:.2f}  "
+              f"on {report['questions']} questions ({report['unanswerable']} unanswerable)  "
+              f"{scores}")
+
+    def predict_records(self, predictor, request):
+        """{"question", "answer", "score", "start", "end"} per question (--question and
+        --context, or a SQuAD file as --input)."""
+        if request.input:
+            questions, contexts = predictor.read_texts(request.input)
+        else:
+            questions, contexts = request.questions, request.contexts
+            if not questions or not contexts:
+                raise DataError("nothing to answer: pass --question=... and --context=... "
+                                "(repeatable) or --input=SQUAD_FILE")
+            if len(contexts) == 1:
+                contexts = contexts * len(questions)
+            if len(contexts) != len(questions):
+                raise DataError(f"--context given {len(contexts)} times, --question "
+                                f"{len(questions)} times; expected one context, or one "
+                                "per question")
+        for question, result in zip(questions, predictor.predict(questions, contexts),
+                                    strict=True):
+            yield {"question": question, **result, "score": round(result["score"], 4)}
 
 
-def window_logits(model, windows, batch_size=64):
-    """(start logits, end logits) of every window, each (windows, sequence_length) float32."""
-    features = windows.features()
-    chunks = []
-    for begin in range(0, len(windows.token_ids), batch_size):
-        batch = {key: features[key][begin:begin + batch_size] for key in MODEL_FEATURES}
-        chunks.append(tf.cast(model(batch, training=False), tf.float32).numpy())
-    logits = np.concatenate(chunks)
-    return logits[:, :, 0], logits[:, :, 1]
-
-
-def decode(model, windows, examples, config):
-    """The qa_decoding.Answer of each example from the model's logits on its windows."""
-    start_logits, end_logits = window_logits(model, windows)
-    return qa_decoding.decode_answers(
-        start_logits, end_logits, windows.offsets, windows.example_index,
-        [e.context for e in examples], n_best=config.data.n_best,
-        max_answer_length=config.data.max_answer_length, null_threshold=null_threshold(config))
-
-
-def evaluation_report(examples, answers, split):
-    """Official SQuAD exact match and F1 (HasAns/NoAns for v2.0) of decoded answers, with
-    the first wrong ones."""
-    predictions = {e.id: a.text for e, a in zip(examples, answers, strict=True)}
-    scores = squad_metric.squad_scores(examples, predictions)
-    mistakes = [{"id": e.id, "question": e.question, "prediction": a.text,
-                 "answers": [text for text, _ in e.answers]}
-                for e, a in zip(examples, answers, strict=True)
-                if not any(squad_metric.exact_match(a.text, g) for g in
-                           ([t for t, _ in e.answers] or [""]))]
-    return {**scores, "split": split, "questions": len(examples),
-            "unanswerable": sum(e.is_impossible for e in examples),
-            "mistakes": mistakes[:MISTAKES_LISTED]}
-
-
-def train_and_evaluate(config, workdir):
-    """Trains the span model `config` describes; writes everything into `workdir`.
-
-    Started again with the same arguments after a crash or a kill, it resumes
-    from the last backup in `workdir/backup/` (see `tfllm.training.backup`).
-
-    Returns:
-        The validation report (`evaluation_report`: SQuAD exact match and F1 as
-        percentages), plus wall time and the work directory.
-    """
-    def train_then_evaluate(paths, strategy, resume):
-        data, train_windows, validation_windows, vocabulary, resolved, checkpoint = (
-            prepare_workdir(config, paths))
-        with loop.runtime(resolved):
-            model = fit(resolved, paths, train_windows, validation_windows, len(vocabulary),
-                        checkpoint, strategy, resume)
-            loop.save_model(model, paths)
-            answers = decode(model, validation_windows, data.validation, resolved)
-        return evaluation_report(data.validation, answers, "validation")
-
-    return loop.run_in_workdir(config, workdir, train_then_evaluate)
+TASK = SpanQaTask()

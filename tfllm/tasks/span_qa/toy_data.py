@@ -15,7 +15,7 @@ import argparse
 import json
 import random
 
-from tfllm.tasks.tagging.toy_data import CITIES, FIRST_NAMES, SURNAMES
+from tfllm.data.toy_names import CITIES, FIRST_NAMES, SURNAMES
 
 JOBS = ["baker", "pilot", "carpenter", "nurse", "painter", "fisher", "teacher", "tailor"]
 YEARS = [str(year) for year in range(1890, 1990, 7)]

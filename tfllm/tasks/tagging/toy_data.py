@@ -12,16 +12,12 @@ pieces; cities and people may be two words (New York), so I- tags occur too.
 import argparse
 import random
 
-FIRST_NAMES = ["Anna", "Zoë", "Jürgen", "Mohammed", "Siobhán", "Bartholomew", "Oluwaseun",
-               "Li", "Ingrid", "José", "Kwame", "Priya"]
-SURNAMES = ["Smith", "Nguyễn", "Wojciechowski", "García", "Okonkwo", "Müller", "Haraldsdóttir",
-            "Kim"]
+from tfllm.data.toy_names import CITIES, FIRST_NAMES, SURNAMES
+
 # Surnames are also made of two parts ("Kowal" + "czyk"): 48 rarer words, which a small
 # learned vocabulary splits into pieces.
 SURNAME_STEMS = ["Kowal", "Nowak", "Wiśnie", "Lewan", "Zieliń", "Szyman", "Dąbrow", "Piotr"]
 SURNAME_ENDINGS = ["ski", "czyk", "owicz", "ska", "iak", "ewski"]
-CITIES = ["Paris", "São Paulo", "Kraków", "New York", "Reykjavík", "Łódź", "Ouagadougou",
-          "Kuala Lumpur", "Lagos", "Tokyo", "Saint Petersburg", "Zürich"]
 # {PER} and {LOC} are filled with a name or a city; every other word is tagged O.
 TEMPLATES = [
     "{PER} lives in {LOC} .",

@@ -1,0 +1,179 @@
+"""Text classification (`task: text_classification`, configs/bert_classifier.py): labelled
+texts (or text pairs) to a BERT classifier with a softmax head."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfllm import config as config_lib
+from tfllm.data import cleaning
+from tfllm.data import examples as examples_lib
+from tfllm.data import labels as labels_lib
+from tfllm.data import pipeline
+from tfllm.data import tokenizer as tokenizer_lib
+from tfllm.errors import DataError
+from tfllm.models import bert
+from tfllm.models import encoder
+from tfllm.tasks import base
+from tfllm.tasks.classification import head as heads
+from tfllm.tasks.classification import report as classification
+from tfllm.tasks.classification import serving
+from tfllm.tasks.classification.pipeline import TextClassificationPipeline
+from tfllm.tasks.classification.predictor import TextClassifier
+from tfllm.training import optimizers
+from tfllm.training import run
+from tfllm.workdir import finished_run
+
+CHECKS = [
+    ("data.padding", lambda v: v in config_lib.PADDINGS, f"one of {config_lib.PADDINGS}"),
+    ("data.max_seq_length", lambda v: 4 <= v <= 512, "an integer in [4, 512]"),
+    *config_lib.ENCODER_CHECKS,
+    ("model.pooling", lambda v: v in heads.POOLINGS, f"one of {heads.POOLINGS}"),
+    ("train.label_smoothing", config_lib.fraction, "a value in [0, 1)"),
+]
+
+
+class ClassificationTask(base.Task):
+    """One label per text: AdamW on label-smoothed cross-entropy, accuracy picks the best
+    epoch; evaluation reports accuracy, F1, calibration and the confusion matrix."""
+
+    name = "text_classification"
+    # The new output layer (heads.build_classifier and keras-hub's BertTextClassifier both
+    # name it so): under LoRA it trains in full, as nothing pretrained it.
+    head = ("logits",)
+    pipelines = {"text-classification": TextClassificationPipeline}
+
+    def check_config(self, config):
+        config_lib.check_common(config)
+        config_lib.check_all(config, CHECKS)
+        config_lib.check_encoder_run(config)
+
+    def prepare(self, config, paths):
+        examples = examples_lib.prepare(config.data)
+        print(examples_lib.describe(examples.report), flush=True)
+        if len(examples.train) < config.data.batch_size:
+            raise DataError(
+                f"{config.data.train}: {len(examples.train)} training examples is less than "
+                f"one batch (--config.data.batch_size={config.data.batch_size})")
+        checkpoint = encoder.read_checkpoint(config)
+        vocabulary = encoder.choose_vocabulary(config, paths, checkpoint,
+                                               lambda: training_texts(examples, config))
+        resolved = encoder.resolve(config, len(vocabulary), checkpoint)
+        paths.make_dirs()
+        tokenizer_lib.save_vocabulary(vocabulary, paths.vocabulary)
+        labels_lib.save_labels(examples.labels, paths.labels)
+        config_lib.save(resolved, paths.config)
+        run.write_json(paths.data_report, examples.report)
+        return base.Prepared(resolved, examples, vocabulary, checkpoint)
+
+    def datasets(self, prepared):
+        config, examples = prepared.config, prepared.data
+        preprocessor = pipeline.build_preprocessor(
+            tokenizer_lib.build_tokenizer(prepared.tokenizer, config.tokenizer.lowercase),
+            config.data.max_seq_length)
+        train = pipeline.cached_features(examples.train, examples.labels, preprocessor,
+                                         config.data)
+        # One pass in order tokenizes the training set into the cache every stream reads.
+        tokens_per_example = pipeline.mean_tokens(
+            pipeline.batches(train, config.data, training=False))
+
+        def stream(start_batch):
+            return pipeline.batches(train, config.data, training=True, seed=config.seed,
+                                    start_batch=start_batch)
+
+        validation = pipeline.classification_dataset(
+            examples.validation, examples.labels, preprocessor, config.data, training=False)
+        return base.Datasets(stream, validation, run.steps_per_epoch(config, len(examples.train)),
+                             tokens_per_example)
+
+    def build_model(self, prepared):
+        return build(prepared.config, len(prepared.tokenizer), len(prepared.data.labels),
+                     prepared.checkpoint)
+
+    def compile_model(self, model, config, steps_per_epoch):
+        bert.add_l2(model, config.train.l2)
+        model.compile(
+            optimizer=optimizers.build_optimizer(config.train, steps_per_epoch),
+            loss=keras.losses.CategoricalCrossentropy(
+                from_logits=True, label_smoothing=config.train.label_smoothing),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+            jit_compile=config.runtime.jit_compile,
+        )
+
+    def evaluate(self, model, prepared, datasets):
+        y_true, probabilities = predict_probabilities(model, datasets.validation)
+        return classification.evaluation_report(y_true, probabilities, prepared.data.labels,
+                                                "validation")
+
+    def load(self, workdir):
+        return TextClassifier(workdir)
+
+    def export_parts(self, predictor):
+        return serving.export_parts(predictor)
+
+    def base_model(self, workdir):
+        """The encoder `model.init_from` names under a new, random head (as the run built
+        it before training). A LoRA run's adapter files hold the trained head too."""
+        paths, config = finished_run(workdir)
+        vocabulary = tokenizer_lib.load_vocabulary(paths.vocabulary)
+        labels = labels_lib.load_labels(paths.labels)
+        with run.runtime(config):
+            model, _ = build(config, len(vocabulary), len(labels),
+                             encoder.read_checkpoint(config))
+        return model
+
+    def summary(self, report):
+        return (f"validation accuracy {report['accuracy']:.3f} on {report['examples']} examples "
+                f"(majority-class baseline {report['majority_baseline']:.3f}, "
+                f"macro-F1 {report['macro_f1']:.3f}) in {base.minutes(report)}")
+
+    def next_commands(self, workdir, export_dir):
+        return [f"tfllm evaluate --workdir={workdir}",
+                f"tfllm predict --workdir={workdir} --text='What is AI?'",
+                f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
+
+    def print_report(self, report):
+        print(f"{report['split']}: accuracy {report['accuracy']:.4f}  macro-F1 "
+              f"{report['macro_f1']:.4f}  micro-F1 {report['micro_f1']:.4f}  ECE "
+              f"{report['ece']:.4f}  on {report['examples']} examples (majority baseline "
+              f"{report['majority_baseline']:.4f})")
+        width = max(len(label) for label in report["labels"] + ["label"])
+        print(f"{'label':<{width}}  precision  recall     f1  support")
+        for label, row in report["per_label"].items():
+            print(f"{label:<{width}}  {row['precision']:9.3f}  {row['recall']:6.3f}  "
+                  f"{row['f1']:5.3f}  {row['support']:7d}")
+
+    def predict_records(self, predictor, request):
+        texts, pairs = request.text_inputs(predictor)
+        for text, result in zip(texts, predictor.predict(texts, pairs)):
+            top = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])[:request.top_k]
+            yield {"text": text, "label": result["label"], "score": round(result["score"], 4),
+                   "probabilities": {k: round(v, 4) for k, v in top}}
+
+
+def training_texts(examples, config):
+    """The cleaned training texts (and pairs) a vocabulary is learned from."""
+    clean = cleaning.clean_fn(config.data.cleaning)
+    texts = [r.text for r in examples.train] + [r.text_pair for r in examples.train if r.text_pair]
+    return [t.decode("utf-8") for t in clean(tf.constant(texts)).numpy()]
+
+
+def build(config, vocabulary_size, num_labels, checkpoint=None):
+    """The classifier a (resolved) config describes, uncompiled: (model, WeightReport or
+    None)."""
+    return encoder.build(config, vocabulary_size, checkpoint, lambda backbone: (
+        heads.build_classifier(backbone, num_labels, config.model.head_dropout,
+                               config.model.pooling)))
+
+
+def predict_probabilities(model, dataset):
+    """(true ids, class probabilities) over a labelled dataset of one-hot labels."""
+    y_true, probabilities = [], []
+    for features, labels in dataset:
+        logits = tf.cast(model(features, training=False), tf.float32)
+        probabilities.append(tf.nn.softmax(logits).numpy())
+        y_true.append(np.argmax(labels.numpy(), axis=-1))
+    return np.concatenate(y_true), np.concatenate(probabilities)
+
+
+TASK = ClassificationTask()

@@ -1,0 +1,200 @@
+"""The one run skeleton every task goes through, from config to finished work directory.
+
+`train_and_evaluate(task, config, workdir)`: validate -> prepare the data and tokenizer
+(nothing written until every check passes) -> datasets -> build -> LoRA -> compile ->
+fit (callbacks, backups, resume) -> save model.keras -> evaluate -> eval.json. The task
+(`tfllm.tasks.base.Task`) supplies each step's task-specific part.
+
+Order matters: the config is validated and the data read and checked before any model
+is built, so bad input fails in seconds, not after an epoch.
+"""
+
+import contextlib
+import json
+import os
+import time
+
+import keras
+import tensorflow as tf
+
+from tfllm import atomic
+from tfllm import config as config_lib
+from tfllm.errors import TfllmError
+from tfllm.models import lora
+from tfllm.training import backup
+from tfllm.training import callbacks as callbacks_lib
+from tfllm.training import distribution
+from tfllm.training import fitting
+from tfllm.training import precision
+from tfllm.workdir import Paths
+
+
+@contextlib.contextmanager
+def runtime(config):
+    """Applies seeds, determinism and precision for one run; restores the precision after.
+
+    The Keras precision policy is process-global; restoring it keeps one
+    bfloat16 run from changing models built later in the same process.
+    """
+    previous = keras.mixed_precision.global_policy()
+    keras.utils.set_random_seed(config.seed)
+    if config.runtime.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.mixed_precision.set_global_policy(precision.resolve(
+        config.runtime.mixed_precision, config.runtime.get("distribution", "none")))
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def split_patterns(text):
+    """Splits comma-separated patterns: "query, value" -> ("query", "value")."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def add_lora(model, config, head=()):
+    """Applies the config's `train.lora` to `model` (built, not yet compiled): adapters on the
+    targets, the `head` and train_also patterns trained in full, every other weight frozen.
+
+    Returns:
+        The `lora.LoraSummary`, or None when `train.lora.rank` is 0 (or the config has no
+        `train.lora`): then the model is left as it is.
+    """
+    settings = config.train.get("lora")
+    if not settings or not settings.rank:
+        return None
+    if not config.model.init_from:
+        print("warning: LoRA on random weights (--config.model.init_from is ''): only the "
+              "adapters and the trained-in-full layers learn, the frozen random rest never "
+              "does; name a pretrained model.init_from", flush=True)
+    return lora.apply_lora(model, settings.rank, alpha=settings.alpha or None,
+                           dropout=settings.dropout, targets=split_patterns(settings.targets),
+                           train_also=head + split_patterns(settings.train_also))
+
+
+def finish_lora(model, paths, recompile):
+    """Writes a LoRA model's adapters to adapters.npz and merges them into its kernels, so
+    that model.keras is a plain model; `recompile()` then gives it a fresh optimizer (the old
+    one's moments were the adapters'). Leaves a model without LoRA as it is."""
+    if lora.lora_summary(model) is None:
+        return
+    lora.save_adapters(model, paths.adapters)
+    lora.merge_lora(model)
+    recompile()
+
+
+def report_import(report, paths):
+    """Prints the import's WeightReport and keeps it in the work directory."""
+    for line in report.lines():
+        print(line, flush=True)
+    write_json(paths.init_report, report.as_dict())
+
+
+def write_json(path, value):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2)
+
+
+def check_resumable(paths):
+    """Refuses a work directory that holds a finished run (a crashed one resumes)."""
+    if os.path.exists(paths.model) and not os.path.exists(paths.backup):
+        raise TfllmError(f"{paths.root} already holds a finished run (model.keras); "
+                         "choose another --workdir or delete it")
+
+
+def fit_model(task, prepared, datasets, paths, strategy, resume):
+    """Builds the task's model under `strategy`, adds the config's LoRA adapters (the
+    task's `head` trained in full), compiles, fits from `resume` (a backup, or None) with
+    the standard callbacks, then saves and merges the adapters.
+
+    Returns:
+        The trained model (LoRA merged into it).
+    """
+    config = prepared.config
+    steps = datasets.steps_per_epoch
+    with strategy.scope():
+        model, report = task.build_model(prepared)
+        adapters = add_lora(model, config, task.head)  # before the optimizer and any restore
+        task.compile_model(model, config, steps)
+    if report is not None:
+        report_import(report, paths)
+    if adapters is not None:
+        print(adapters, flush=True)
+    distributed = config.runtime.distribution != "none"
+    monitor, mode = task.monitor
+    callbacks = callbacks_lib.standard_callbacks(
+        config.train, paths, config.data.batch_size, datasets.tokens_per_example, steps,
+        resume, chief=distribution.is_chief(config.runtime.distribution),
+        distributed=distributed, monitor=monitor, mode=mode)
+    fitting.fit(model, datasets.stream, datasets.validation, config.train.epochs, steps,
+                callbacks, resume, config.train.verbose)
+    with strategy.scope():
+        finish_lora(model, paths, lambda: task.compile_model(model, config, steps))
+    if distributed:
+        print(f"final weights {distribution.weights_digest(model)}", flush=True)
+    return model
+
+
+def steps_per_epoch(config, examples):
+    """Optimizer steps per epoch: a full pass over `examples` in whole batches, or fewer
+    with train.steps_per_epoch."""
+    full_epoch = examples // config.data.batch_size
+    return min(config.train.steps_per_epoch or full_epoch, full_epoch)
+
+
+def resume_point(paths, chief=True):
+    """The last backup of the run in `paths`, or None; the chief cuts the metrics log back
+    to it."""
+    resume = backup.latest(paths.backup)
+    if resume is not None and chief:
+        callbacks_lib.keep_epochs(paths.metrics, resume.epochs_done)
+    return resume
+
+
+def save_model(model, paths):
+    """Writes model.keras atomically, then drops the backups it makes redundant."""
+    atomic.replace(paths.model, model.save)
+    backup.remove(paths.backup)
+
+
+def train_and_evaluate(task, config, workdir):
+    """Trains the model `config` describes with `task`; writes everything into `workdir`.
+
+    Started again with the same arguments after a crash or a kill, it resumes from the
+    last backup in `workdir/backup/` (see `tfllm.training.backup`).
+
+    Returns:
+        The task's validation report, plus wall time and the work directory.
+    """
+    def train_then_evaluate(paths, strategy, resume):
+        prepared = task.prepare(config, paths)
+        with runtime(prepared.config):
+            datasets = task.datasets(prepared)
+            model = fit_model(task, prepared, datasets, paths, strategy, resume)
+            save_model(model, paths)
+            return task.evaluate(model, prepared, datasets)
+
+    return run_in_workdir(config, workdir, train_then_evaluate)
+
+
+def run_in_workdir(config, workdir, train_then_evaluate):
+    """The life of every run: validates `config`, refuses a finished `workdir`, finds the
+    backup a killed run resumes from, calls `train_then_evaluate(paths, strategy, resume)`
+    in the work directory this process writes (`distribution.workspace`: a multi-worker
+    run's non-chief workers write a scratch copy) and saves the report it returns as
+    eval.json.
+
+    Returns:
+        The report, plus wall time and the work directory.
+    """
+    start = time.perf_counter()
+    config_lib.validate(config)
+    strategy = distribution.strategy_for(config.runtime)
+    paths = Paths(workdir)
+    check_resumable(paths)
+    chief = distribution.is_chief(config.runtime.distribution)
+    with distribution.workspace(paths, chief) as own:
+        report = train_then_evaluate(own, strategy, resume_point(paths, chief))
+        write_json(own.eval, report)
+    return {**report, "wall_seconds": round(time.perf_counter() - start, 1), "workdir": workdir}
