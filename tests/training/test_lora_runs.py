@@ -16,7 +16,7 @@ import tensorflow as tf
 
 import tfllm
 from tests.helpers import smoke_config, toy_topics, write_csv
-from tests.serving.test_classifier_export import serve_in_fresh_process
+from tests.tasks.classification.test_export import serve_in_fresh_process
 from tfllm import config as config_lib
 from tfllm.configs import gpt_lm
 from tfllm.errors import ConfigError

@@ -13,11 +13,12 @@ import pytest
 import tensorflow as tf
 
 import tfllm
+from tests import helpers
 from tfllm.errors import TfllmError
 from tfllm.tasks.classification import attributions
 from tfllm.tasks.classification import head as heads
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = helpers.REPO
 SPORT = "the goal and the match number 7"
 FOOD = "some cheese with the bread number 7"
 

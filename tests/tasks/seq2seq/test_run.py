@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 import tfllm
+from tests import helpers
 from tfllm import config as config_lib
 from tfllm.configs import seq2seq
 from tfllm.tasks.seq2seq import data as seq2seq_data
@@ -20,7 +21,7 @@ from tfllm.errors import ConfigError, DataError, TfllmError
 from tfllm.generation.sampling import GenerationError
 from tfllm.tasks.seq2seq.predictor import Seq2Seq
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = helpers.REPO
 TRANSLATION_PAIRS = 48
 
 

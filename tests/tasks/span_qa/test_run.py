@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import tfllm
+from tests import helpers
 from tfllm import config as config_lib
 from tfllm.configs import bert_qa
 from tfllm.tasks.span_qa import examples as qa_examples
@@ -22,7 +23,7 @@ from tfllm.errors import ConfigError, DataError
 from tfllm.tasks.span_qa import head as span_head
 from tfllm.tasks.span_qa.predictor import SpanQA
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = helpers.REPO
 CONTEXT = ("😀 The old bridge was rebuilt twice . Zoë Nguyễn was born in São Paulo . "
            "That was in the year 1904 . For many years Zoë Nguyễn worked as a pilot .")
 

@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 import tfllm
+from tests import helpers
 from tfllm import config as config_lib
 from tfllm.configs import bert_tagger
 from tfllm.tasks.tagging import alignment as tag_alignment
@@ -24,7 +25,7 @@ from tfllm.errors import ConfigError, DataError
 from tfllm.tasks.tagging import head as token_head
 from tfllm.tasks.tagging.predictor import Tagger
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = helpers.REPO
 # Non-ASCII names, an astral-plane emoji (one character, four UTF-8 bytes) and punctuation
 # glued to words: every offset is checked against the Python string.
 TEXTS = ["😀 Zoë Kowalczyk flew from Łódź to New York yesterday.",
