@@ -39,7 +39,7 @@ import tfllm
 from common import median_seconds, options
 from tfllm.generation.decoder import Decoder
 from tfllm.generation.steps import cast_copy
-from tfllm.models import gpt
+from tfllm.models import gpt_backbone as gpt
 from tfllm.models.sizes import GPT_SIZES
 
 

@@ -16,7 +16,7 @@ import pytest
 from tfllm.generation.decoder import Decoder
 from tfllm.generation.sampling import GenerationError, SamplingOptions
 from tfllm.generation.steps import cast_copy
-from tfllm.models import gpt
+from tfllm.models import gpt_backbone as gpt
 
 VOCAB = 40
 CONTEXT = 32

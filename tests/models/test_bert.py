@@ -5,7 +5,7 @@ from ml_collections import ConfigDict
 
 import tfllm  # noqa: F401
 from tests.helpers import TOY_BACKBONE
-from tfllm.models import bert
+from tfllm.models import bert_backbone as bert
 from tfllm.tasks.classification import head as heads
 from tfllm.models.sizes import BERT_SIZES, backbone_dims
 

@@ -3,7 +3,7 @@
 import ml_collections
 import numpy as np
 
-from tfllm.models import gpt
+from tfllm.models import gpt_backbone as gpt
 
 
 def model_config(size, **backbone):

@@ -4,7 +4,7 @@ import pytest
 from ml_collections import ConfigDict
 
 from tests.helpers import TOY_BACKBONE
-from tfllm.models import bert
+from tfllm.models import bert_backbone as bert
 from tfllm.tasks.classification import head as heads
 from tfllm.training import optimizers
 

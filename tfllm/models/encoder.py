@@ -11,7 +11,7 @@ import os
 
 from tfllm import config as config_lib
 from tfllm.data import tokenizer as tokenizer_lib
-from tfllm.models import bert
+from tfllm.models import bert_backbone as bert
 from tfllm.models import pretrained
 from tfllm.training import precision
 

@@ -13,7 +13,7 @@ from tfllm.data import lm_pipeline
 from tfllm.data.records import Record
 from tfllm.errors import DataError
 from tfllm.generation.sampling import GenerationError
-from tfllm.models import gpt
+from tfllm.models import gpt_backbone as gpt
 from tfllm.tasks.language_model import task as lm_loop
 from tfllm.training import token_loss
 

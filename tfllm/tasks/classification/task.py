@@ -12,7 +12,7 @@ from tfllm.data import labels as labels_lib
 from tfllm.data import pipeline
 from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.errors import DataError
-from tfllm.models import bert
+from tfllm.models import bert_backbone as bert
 from tfllm.models import encoder
 from tfllm.tasks import base
 from tfllm.tasks.classification import head as heads

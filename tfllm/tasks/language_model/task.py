@@ -14,7 +14,7 @@ from tfllm.data import examples as examples_lib
 from tfllm.data import lm_pipeline
 from tfllm.errors import ConfigError, DataError, TfllmError
 from tfllm.evaluation import language_model as lm_eval
-from tfllm.models import gpt
+from tfllm.models import gpt_backbone as gpt
 from tfllm.models import pretrained_lm
 from tfllm.models.sizes import GPT_SIZES
 from tfllm.tasks import base

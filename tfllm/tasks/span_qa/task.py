@@ -15,7 +15,7 @@ from tfllm.data import examples as examples_lib
 from tfllm.data import pipeline
 from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.errors import ConfigError, DataError
-from tfllm.models import bert
+from tfllm.models import bert_backbone as bert
 from tfllm.models import encoder
 from tfllm.tasks import base
 from tfllm.tasks.span_qa import decoding
