@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tfllm.tasks.classification import head as heads
 from tfllm.models import lora
+from tfllm.models import lora_files
 
 TINY = {"vocabulary_size": 50, "num_layers": 2, "num_heads": 2, "hidden_dim": 8,
         "intermediate_dim": 16, "max_sequence_length": 16, "dropout": 0.0}
@@ -100,14 +101,14 @@ def test_adapter_file_is_small_and_reproduces_the_model(tmp_path):
     summary = lora.apply_lora(model, 2, train_also=("logits",))
     fit_a_little(model, x)
     expected = model(x)
-    lora.save_adapters(model, tmp_path / "adapters.npz")
+    lora_files.save_adapters(model, tmp_path / "adapters.npz")
     assert (tmp_path / "adapters.npz").stat().st_size * 10 < (
         tmp_path / "model.weights.h5").stat().st_size
 
     fresh = classifier(seed=1, **SMALL)  # other random weights, the head included
     fresh.set_weights(base_weights)
     assert not np.allclose(fresh(x), model(x))
-    loaded = lora.load_adapters(fresh, tmp_path / "adapters.npz")
+    loaded = lora_files.load_adapters(fresh, tmp_path / "adapters.npz")
     assert loaded == summary
     np.testing.assert_allclose(fresh(x), expected, atol=1e-6)
 
@@ -118,31 +119,31 @@ def test_loading_onto_another_rank_or_base_fails_clearly(tmp_path):
     lora.apply_lora(model, 2, train_also=("logits",))
     randomize_adapters(model)
     path = tmp_path / "adapters.npz"
-    lora.save_adapters(model, path)
+    lora_files.save_adapters(model, path)
 
     other_rank = classifier()
     lora.apply_lora(other_rank, 4, train_also=("logits",))
     with pytest.raises(lora.LoraError, match=r"rank=2, but this model has rank=4"):
-        lora.load_adapters(other_rank, path)
+        lora_files.load_adapters(other_rank, path)
 
     for sizes in ({"hidden_dim": 16}, {"num_layers": 1}):
         other = classifier(**sizes)
         with pytest.raises(lora.LoraError, match="saved from a different base model"):
-            lora.load_adapters(other, path)
+            lora_files.load_adapters(other, path)
         # The failed load leaves the model as it was: no LoRA, no adapter variables.
         assert lora.lora_summary(other) is None
         assert not [v for v in other.weights if "lora" in v.path]
 
     other_weights = classifier(seed=5)
     with pytest.raises(lora.LoraError, match="trained on other base weights"):
-        lora.load_adapters(other_weights, path)
+        lora_files.load_adapters(other_weights, path)
     other_weights.set_weights(base_weights)
-    lora.load_adapters(other_weights, path)
+    lora_files.load_adapters(other_weights, path)
     np.testing.assert_allclose(other_weights(features()), model(features()), atol=1e-6)
 
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
     with pytest.raises(lora.LoraError, match="not a tfllm LoRA adapter file"):
-        lora.load_adapters(classifier(), tmp_path / "junk.npz")
+        lora_files.load_adapters(classifier(), tmp_path / "junk.npz")
 
 
 def test_merge_leaves_a_plain_model_with_the_same_outputs(tmp_path):

@@ -25,6 +25,7 @@ from tfllm.training import callbacks as callbacks_lib
 from tfllm.tasks.classification import task as classification
 from tfllm.tasks.language_model import task as lm_loop
 from tfllm.models import lora
+from tfllm.models import lora_files
 from tfllm.workdir import Paths
 
 TEXTS = ["the coach and the team", "soup with bread", "", "What is AI?"]
@@ -83,7 +84,7 @@ def read_adapters(path):
 def with_adapters(workdir, path):
     """The run's base model with the adapter file at `path` on it (not merged)."""
     model = classification.TASK.base_model(workdir)
-    lora.load_adapters(model, path)
+    lora_files.load_adapters(model, path)
     return model
 
 
@@ -235,7 +236,7 @@ def test_gpt_lora_smoke_run_writes_adapters_and_still_generates(tmp_path):
     token_ids = np.array([[lm.end_id, 5, 9, 11, 7]], np.int32)
     inputs = {"token_ids": token_ids, "padding_mask": np.ones_like(token_ids, bool)}
     reference = lm_loop.TASK.base_model(workdir)
-    lora.load_adapters(reference, Paths(workdir).adapters)
+    lora_files.load_adapters(reference, Paths(workdir).adapters)
     np.testing.assert_allclose(lm.model(inputs), reference(inputs), atol=1e-5)
 
 
@@ -246,7 +247,7 @@ def test_lora_on_random_weights_warns_and_still_finishes(data, tmp_path):
     workdir = str(tmp_path / "run")
     assert "warning: LoRA on random weights" in train(config, workdir)
     # The run's seed rebuilds the same random base (the adapter file checks its hash).
-    lora.load_adapters(classification.TASK.base_model(workdir), Paths(workdir).adapters)
+    lora_files.load_adapters(classification.TASK.base_model(workdir), Paths(workdir).adapters)
     assert tfllm.load(workdir).predict(["soup"])[0]["label"] in ("food", "sport")
 
 

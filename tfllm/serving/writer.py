@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from tfllm.errors import TfllmError
 from tfllm.models import lora
+from tfllm.models import lora_files
 from tfllm.serving import core_ops
 from tfllm.serving.warmup import write_warmup_requests
 
@@ -63,5 +64,5 @@ def with_adapters(workdir, adapters):
     `adapters` loaded and merged into its weights: a plain model."""
     from tfllm.tasks import registry  # pylint: disable=import-outside-toplevel
     model = registry.task_for_workdir(workdir).base_model(workdir)
-    lora.load_adapters(model, adapters)
+    lora_files.load_adapters(model, adapters)
     return lora.merge_lora(model)

@@ -68,12 +68,19 @@ class Task:
         head: names of the task's new layers, trained in full under LoRA.
         monitor: (validation metric, "max" or "min") that picks the best checkpoint.
         pipelines: Hugging Face pipeline name -> class wrapping the predictor.
+        generates: its runs write text (`tfllm evaluate --generate` scores it).
+        evaluate_flags, try_command: what `tfllm train` suggests next.
     """
 
     name = ""
     head = ()
     monitor = ("val_accuracy", "max")
     pipelines = {}
+    # The command line: whether `tfllm evaluate --generate` applies, and what `tfllm train`
+    # suggests: flags for `tfllm evaluate`, a command that tries the model ({workdir}).
+    generates = False
+    evaluate_flags = ""
+    try_command = ""
 
     # -- training ------------------------------------------------------------------------
     def check_config(self, config):
@@ -127,11 +134,15 @@ class Task:
 
     def next_commands(self, workdir, export_dir):
         """The commands `tfllm train` suggests next."""
-        return [f"tfllm evaluate --workdir={workdir}",
-                f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
+        evaluate = f"tfllm evaluate --workdir={workdir}{self.evaluate_flags}"
+        return [evaluate] + ([self.try_command.format(workdir=workdir)] if self.try_command
+                             else []) + [
+            f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
 
     def evaluate_run(self, predictor, data, generate=False, max_examples=0):
         """The report of `tfllm evaluate` (data '' = the run's validation split)."""
+        if self.generates:
+            return predictor.evaluate(data, generate=generate, max_examples=max_examples)
         if generate:
             raise TfllmError(f"--generate: a {self.name} run generates no text; drop the flag")
         return predictor.evaluate(data)

@@ -22,6 +22,7 @@ from tfllm import atomic
 from tfllm.errors import TfllmError
 from tfllm.training import backup as backup_lib
 from tfllm.models import lora
+from tfllm.models import lora_files
 
 
 class NonFiniteLoss(TfllmError):
@@ -146,7 +147,7 @@ def save_checkpoint(model, weights_path):
     """Writes `model`'s weights to `weights_path` atomically; a LoRA model's adapters (and
     train_also weights) to `adapters_path(weights_path)` instead. Returns the path written."""
     if lora.lora_summary(model) is not None:
-        lora.save_adapters(model, adapters_path(weights_path))
+        lora_files.save_adapters(model, adapters_path(weights_path))
         return adapters_path(weights_path)
     atomic.replace(weights_path, model.save_weights)
     return weights_path
@@ -155,7 +156,7 @@ def save_checkpoint(model, weights_path):
 def load_checkpoint(model, weights_path):
     """Loads what `save_checkpoint(model, weights_path)` wrote back onto `model`."""
     if lora.lora_summary(model) is not None:
-        lora.load_adapters(model, adapters_path(weights_path))
+        lora_files.load_adapters(model, adapters_path(weights_path))
     else:
         model.load_weights(weights_path)
 

@@ -21,6 +21,7 @@ from tfllm import atomic
 from tfllm import config as config_lib
 from tfllm.errors import TfllmError
 from tfllm.models import lora
+from tfllm.models import lora_files
 from tfllm.training import backup
 from tfllm.training import callbacks as callbacks_lib
 from tfllm.training import distribution
@@ -79,7 +80,7 @@ def finish_lora(model, paths, recompile):
     one's moments were the adapters'). Leaves a model without LoRA as it is."""
     if lora.lora_summary(model) is None:
         return
-    lora.save_adapters(model, paths.adapters)
+    lora_files.save_adapters(model, paths.adapters)
     lora.merge_lora(model)
     recompile()
 

@@ -42,6 +42,7 @@ class ClassificationTask(base.Task):
     # name it so): under LoRA it trains in full, as nothing pretrained it.
     head = ("logits",)
     pipelines = {"text-classification": TextClassificationPipeline}
+    try_command = "tfllm predict --workdir={workdir} --text='What is AI?'"
 
     def check_config(self, config):
         config_lib.check_common(config)
@@ -126,11 +127,6 @@ class ClassificationTask(base.Task):
         return (f"validation accuracy {report['accuracy']:.3f} on {report['examples']} examples "
                 f"(majority-class baseline {report['majority_baseline']:.3f}, "
                 f"macro-F1 {report['macro_f1']:.3f}) in {base.minutes(report)}")
-
-    def next_commands(self, workdir, export_dir):
-        return [f"tfllm evaluate --workdir={workdir}",
-                f"tfllm predict --workdir={workdir} --text='What is AI?'",
-                f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
 
     def print_report(self, report):
         print(f"{report['split']}: accuracy {report['accuracy']:.4f}  macro-F1 "

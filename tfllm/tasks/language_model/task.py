@@ -120,6 +120,8 @@ class LanguageModelTask(base.Task):
     name = "language_modeling"
     monitor = ("val_loss", "min")
     pipelines = {"text-generation": TextGenerationPipeline}
+    try_command = "tfllm generate --workdir={workdir} --prompt='What is AI?'"
+    generates = True
 
     def check_config(self, config):
         config_lib.check_common(config)
@@ -212,14 +214,6 @@ class LanguageModelTask(base.Task):
         return (f"validation perplexity {report['perplexity']:.2f} on {report['tokens']} "
                 f"tokens (unigram baseline {report['unigram_perplexity']:.2f}) in "
                 f"{base.minutes(report)}")
-
-    def next_commands(self, workdir, export_dir):
-        return [f"tfllm generate --workdir={workdir} --prompt='What is AI?'",
-                f"tfllm evaluate --workdir={workdir}",
-                f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
-
-    def evaluate_run(self, predictor, data, generate=False, max_examples=0):
-        return predictor.evaluate(data, generate=generate, max_examples=max_examples)
 
     def print_report(self, report):
         lm_eval.print_report(report)

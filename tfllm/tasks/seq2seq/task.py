@@ -124,6 +124,9 @@ class Seq2SeqTask(base.Task):
     name = "seq2seq"
     monitor = ("val_loss", "min")
     pipelines = {"text2text-generation": Text2TextGenerationPipeline}
+    try_command = "tfllm predict --workdir={workdir} --text='a source text'"
+    generates = True
+    evaluate_flags = " --generate"
 
     def check_config(self, config):
         config_lib.check_common(config, first=CHECKS[:1])
@@ -232,14 +235,6 @@ class Seq2SeqTask(base.Task):
                 f"target tokens; greedy outputs of {scores['examples']} sources: bleu "
                 f"{scores['bleu']:.4f}  rougeL {scores['rougeL']:.4f}  exact_match "
                 f"{scores['exact_match']:.4f} in {base.minutes(report)}")
-
-    def next_commands(self, workdir, export_dir):
-        return [f"tfllm predict --workdir={workdir} --text='a source text'",
-                f"tfllm evaluate --workdir={workdir} --generate",
-                f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
-
-    def evaluate_run(self, predictor, data, generate=False, max_examples=0):
-        return predictor.evaluate(data, generate=generate, max_examples=max_examples)
 
     def print_report(self, report):
         lm_eval.print_report(report)
