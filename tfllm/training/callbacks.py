@@ -20,9 +20,10 @@ import keras
 
 from tfllm import atomic
 from tfllm.errors import TfllmError
-from tfllm.training import backup as backup_lib
 from tfllm.models import lora
 from tfllm.models import lora_files
+from tfllm.training import backup as backup_lib
+from tfllm.training import distribution
 
 
 class NonFiniteLoss(TfllmError):
@@ -258,38 +259,38 @@ class EarlyStopping(keras.callbacks.Callback):
         self.best, self.wait = state["best"], state["wait"]
 
 
-def standard_callbacks(train_config, paths, batch_size, tokens_per_example, steps_per_epoch,
-                       resume=None, chief=True, distributed=False, monitor="val_accuracy",
-                       mode="max"):
+def standard_callbacks(config, paths, datasets, resume=None, monitor=("val_accuracy", "max")):
     """Returns the callbacks every training run uses, in the order they must run.
 
     Args:
-        train_config: the config's `train` section.
+        config: the resolved run config (its train section, batch size and distribution).
         paths: a `tfllm.workdir.Paths`.
-        batch_size: examples per training step.
-        tokens_per_example: mean non-padding tokens per training example.
-        steps_per_epoch: batches in one epoch.
+        datasets: the run's `tfllm.tasks.base.Datasets` (steps per epoch, mean
+            non-padding tokens per training example).
         resume: the `backup.Resume` to continue from, or None.
-        chief: False on the other workers of a distributed run: they compute
-            what the chief does, keep their files in a temporary `paths`, and
-            leave backups to the chief.
-        distributed: whether a tf.distribute strategy other than the default
-            trains the model.
-        monitor, mode: the validation metric that picks the best checkpoint
-            and drives early stopping, and whether higher ("max") is better.
+        monitor: (validation metric, "max" or "min"): the metric that picks the best
+            checkpoint and drives early stopping, and whether higher is better.
+
+    On the other workers of a distributed run (not the chief) the callbacks compute what
+    the chief does, keep their files in a temporary `paths`, and leave backups to the
+    chief.
     """
+    train_config = config.train
+    monitor, mode = monitor
+    chief = distribution.is_chief(config.runtime.distribution)
+    distributed = config.runtime.distribution != "none"
     stateful = [BestCheckpoint(paths.best, monitor, mode)]
     if train_config.early_stopping_patience:
         stateful.append(EarlyStopping(paths.best, monitor, mode,
                                       train_config.early_stopping_patience, train_config.epochs))
     callbacks = [
         StopOnNonFiniteLoss(paths.backup),
-        MetricsLog(paths.metrics, batch_size, tokens_per_example),
+        MetricsLog(paths.metrics, config.data.batch_size, datasets.tokens_per_example),
         keras.callbacks.TensorBoard(paths.logs, update_freq="epoch"),
     ]
     if train_config.checkpoint_every_epochs:
         callbacks.append(
             PeriodicCheckpoint(paths.checkpoints, train_config.checkpoint_every_epochs))
     return callbacks + stateful + [backup_lib.Backup(
-        paths.backup, steps_per_epoch, train_config.backup_every_steps, stateful, resume,
+        paths.backup, datasets.steps_per_epoch, train_config.backup_every_steps, stateful, resume,
         write=chief, metrics=not distributed)]

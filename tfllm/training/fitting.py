@@ -20,18 +20,20 @@ def phases(step, epochs, steps_per_epoch):
     return calls
 
 
-def fit(model, stream, validation, epochs, steps_per_epoch, callbacks, resume=None, verbose=1):
-    """Trains `model` (compiled) from the backup `resume` names, or from step 0.
+def fit(model, datasets, train_config, callbacks, resume=None):
+    """Trains `model` (compiled) for `train_config.epochs` from the backup `resume` names, or
+    from step 0.
 
     The callbacks are `callbacks.standard_callbacks(..., resume=resume)`:
     their Backup restores the weights, optimizer and callback state when
     training starts.
 
     Args:
-        stream: start_batch -> the training stream from that batch on
-            (`tfllm.data.stream.training_stream`).
-        validation: the validation dataset.
+        datasets: a `tfllm.tasks.base.Datasets`: its stream (start_batch -> the training
+            stream from that batch on), validation data and steps per epoch.
     """
+    stream, steps_per_epoch, epochs = (datasets.stream, datasets.steps_per_epoch,
+                                       train_config.epochs)
     step = resume.step if resume else 0
     if resume is not None:
         print(backup_lib.describe(resume, steps_per_epoch), flush=True)
@@ -41,9 +43,10 @@ def fit(model, stream, validation, epochs, steps_per_epoch, callbacks, resume=No
     if not calls:  # killed after the last backup, before the model was saved
         return finish_without_training(model, resume, steps_per_epoch)
     for initial_epoch, last_epoch, steps in calls:
-        model.fit(stream(step), validation_data=validation, initial_epoch=initial_epoch,
-                  epochs=last_epoch, steps_per_epoch=steps, callbacks=callbacks,
-                  verbose=verbose, shuffle=False)  # the stream shuffles itself
+        model.fit(stream(step), validation_data=datasets.validation,
+                  initial_epoch=initial_epoch, epochs=last_epoch, steps_per_epoch=steps,
+                  callbacks=callbacks, verbose=train_config.verbose,
+                  shuffle=False)  # the stream shuffles itself
         step += (last_epoch - initial_epoch) * steps
         if model.stop_training:
             break

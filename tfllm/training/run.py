@@ -122,17 +122,11 @@ def fit_model(task, prepared, datasets, paths, strategy, resume):
         report_import(report, paths)
     if adapters is not None:
         print(adapters, flush=True)
-    distributed = config.runtime.distribution != "none"
-    monitor, mode = task.monitor
-    callbacks = callbacks_lib.standard_callbacks(
-        config.train, paths, config.data.batch_size, datasets.tokens_per_example, steps,
-        resume, chief=distribution.is_chief(config.runtime.distribution),
-        distributed=distributed, monitor=monitor, mode=mode)
-    fitting.fit(model, datasets.stream, datasets.validation, config.train.epochs, steps,
-                callbacks, resume, config.train.verbose)
+    callbacks = callbacks_lib.standard_callbacks(config, paths, datasets, resume, task.monitor)
+    fitting.fit(model, datasets, config.train, callbacks, resume)
     with strategy.scope():
         finish_lora(model, paths, lambda: task.compile_model(model, config, steps))
-    if distributed:
+    if config.runtime.distribution != "none":
         print(f"final weights {distribution.weights_digest(model)}", flush=True)
     return model
 
