@@ -8,6 +8,7 @@ from tfllm.tasks.tagging import alignment as tag_alignment
 from tfllm.tasks.tagging.reading import TaggedSentence
 from tfllm.data.tokenizer import RESERVED_TOKENS, build_tokenizer
 from tfllm.errors import DataError
+from tfllm.serving.offsets import char_index
 
 # ids: [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4, then the words below from 5.
 VOCABULARY = RESERVED_TOKENS + [
@@ -90,17 +91,22 @@ def test_word_values_maps_token_predictions_back_to_words():
     assert words.to_list() == [[1, 4], [9]]
 
 
-def test_split_words_gives_byte_offsets_and_char_offsets_slice_the_text():
+def test_split_words_gives_byte_offsets_and_char_index_slices_the_text():
     text = "Héllo, wörld\tNew-York 東京"
     words, starts, ends = tag_alignment.split_words([text])
-    assert [w.decode() for w in words[0].numpy()] == [
-        "Héllo", ",", "wörld", "New", "-", "York", "東", "京"]
+    words = [w.decode() for w in words[0].numpy()]
+    assert words == ["Héllo", ",", "wörld", "New", "-", "York", "東", "京"]
     assert starts[0].numpy().tolist()[:3] == [0, 6, 8]  # "é" is two UTF-8 bytes
-    words, offsets = tag_alignment.words_with_offsets(text)
+    # In the graph, as the tagger's entity spans convert them.
+    char_starts, char_ends = (char_index(tf.constant([text]), offsets.to_tensor()).numpy()[0]
+                              for offsets in (starts, ends))
+    offsets = list(zip(char_starts.tolist(), char_ends.tolist()))
     assert [text[start:end] for start, end in offsets] == words
     assert offsets[:3] == [(0, 5), (5, 6), (7, 12)]
-    with pytest.raises(ValueError, match="character boundary"):
-        tag_alignment.char_offsets("é", [1], [2])
+    # Every byte offset split_words makes is at a character boundary.
+    for byte, char in zip(np.concatenate([starts[0], ends[0]]),
+                          np.concatenate([char_starts, char_ends])):
+        assert len(text[:char].encode("utf-8")) == byte
 
 
 def test_raw_text_features_survive_a_saved_model_round_trip(tmp_path):

@@ -76,19 +76,3 @@ def test_no_entities_scores_zero():
     report = entities.entity_scores([["O"]], [["O"]])
     assert (report["f1"], report["macro_f1"], report["per_type"]) == (0.0, 0.0, {})
 
-
-def test_entity_spans_on_the_original_text():
-    text = "Angela Merkel visited New\nYork."
-    words = ["Angela", "Merkel", "visited", "New", "York", "."]
-    offsets = [(0, 6), (7, 13), (14, 21), (22, 25), (26, 30), (30, 31)]
-    tags = ["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O"]
-    spans = entities.entity_spans(words, offsets, tags, text=text,
-                                  scores=[0.9, 0.7, 1.0, 0.6, 0.8, 1.0])
-    assert spans == [
-        {"entity": "PER", "word": "Angela Merkel", "start": 0, "end": 13, "score": 0.8},
-        {"entity": "LOC", "word": "New\nYork", "start": 22, "end": 30, "score": 0.7},
-    ]
-    assert [s["word"] for s in entities.entity_spans(words, offsets, tags)] == [
-        "Angela Merkel", "New York"]
-    [span] = entities.entity_spans(["U", "."], [(0, 1), (1, 2)], ["B-LOC", "I-LOC"])
-    assert span["word"] == "U."

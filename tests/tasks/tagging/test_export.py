@@ -15,8 +15,10 @@ from tensorflow.core.protobuf import saved_model_pb2
 import tfllm
 from tests.helpers import export_with_cli, saved_model_cli
 from tfllm.configs import bert_tagger
+from tfllm.tasks.tagging import alignment as tag_alignment
 from tfllm.tasks.tagging import toy_data as toy_tagging
 from tfllm.tasks.tagging import entities
+from tfllm.tasks.tagging import predictor
 from tfllm.serving import warmup, writer
 from tfllm.tasks.tagging import serving as tagger_module
 
@@ -136,6 +138,31 @@ def test_graph_decoding_equals_extract_entities(scheme):
         got = [(types[t], begin, end + 1) for t, begin, end in zip(
             type_id[row].numpy(), first[row].numpy(), last[row].numpy(), strict=True)]
         assert got == entities.extract_entities([tags[i] for i in sequence]), sequence
+
+
+def graph_spans(text, tags, word_tags, scores=None):
+    """Tagger.predict's spans of one text whose words have the tags `word_tags` (and scores)."""
+    _, starts, ends = tag_alignment.split_words([text])
+    tag_ids = tf.ragged.constant([[tags.index(tag) for tag in word_tags]], tf.int32)
+    scores = tf.ragged.constant([scores or [1.0] * len(word_tags)], tf.float64)
+    spans = tagger_module.entity_spans(tf.constant([text]), starts, ends, tag_ids, scores,
+                                       tagger_module.tag_tables(tags))
+    return predictor.span_dicts([text], spans)[0]
+
+
+def test_entity_spans_on_the_original_text():
+    tags = ["O", "B-LOC", "B-PER", "I-LOC", "I-PER"]
+    word_tags = ["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O"]
+    spans = graph_spans("Angela Merkel visited New\nYork.", tags, word_tags,
+                        scores=[0.9, 0.7, 1.0, 0.6, 0.8, 1.0])
+    assert spans == [
+        {"entity": "PER", "word": "Angela Merkel", "start": 0, "end": 13, "score": 0.8},
+        {"entity": "LOC", "word": "New\nYork", "start": 22, "end": 30, "score": 0.7},
+    ]
+    assert [s["word"] for s in graph_spans("Angela Merkel visited New York.", tags,
+                                           word_tags)] == ["Angela Merkel", "New York"]
+    [span] = graph_spans("U.", tags, ["B-LOC", "I-LOC"])
+    assert span["word"] == "U."
 
 
 def test_byte_offsets_become_character_offsets():

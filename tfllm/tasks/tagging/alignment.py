@@ -26,8 +26,6 @@ Raw text for prediction is split into words with `split_words` (keras-hub's
 own split pattern, so words match those pretokenization makes), with offsets.
 """
 
-import bisect
-
 import keras_hub
 import numpy as np
 import tensorflow as tf
@@ -231,7 +229,7 @@ def split_words(texts, split_on_cjk=True):
     Returns:
         (words, starts, ends): ragged [batch, words] strings and int64 offsets.
         Offsets are in UTF-8 BYTES of the text (what tf_text reports); use
-        `char_offsets` for Python str indices.
+        `tfllm.serving.offsets.char_index` for Python str indices.
     """
     texts = tf.convert_to_tensor(texts, tf.string)
     if split_on_cjk:
@@ -242,28 +240,3 @@ def split_words(texts, split_on_cjk=True):
         keep = keras_hub_wordpiece.PUNCTUATION_REGEX
     return tf_text.regex_split_with_offsets(texts, pattern, keep)
 
-
-def char_offsets(text, byte_starts, byte_ends):
-    """Converts UTF-8 byte offsets in `text` to Python str (code point) offsets.
-
-    Returns a list of (start, end) so that text[start:end] is the word.
-    Raises ValueError on an offset inside a character (never made by `split_words`).
-    """
-    byte_at = [0]  # byte_at[i]: UTF-8 byte offset of character i
-    for character in text:
-        byte_at.append(byte_at[-1] + len(character.encode("utf-8", "surrogatepass")))
-
-    def to_char(offset):
-        index = bisect.bisect_left(byte_at, int(offset))
-        if index == len(byte_at) or byte_at[index] != offset:
-            raise ValueError(f"byte offset {offset} is not at a character boundary")
-        return index
-
-    return [(to_char(s), to_char(e)) for s, e in zip(byte_starts, byte_ends, strict=True)]
-
-
-def words_with_offsets(text, split_on_cjk=True):
-    """Splits one Python string: returns (words, [(start, end)] in str characters)."""
-    words, starts, ends = split_words([text], split_on_cjk)
-    words = [word.decode("utf-8") for word in words[0].numpy()]
-    return words, char_offsets(text, starts[0].numpy(), ends[0].numpy())

@@ -1,4 +1,5 @@
-"""Entity-level evaluation of tag sequences, and entity spans on the original text.
+"""Entity-level evaluation of tag sequences (the spans on raw text are decoded in the graph,
+`tfllm.tasks.tagging.serving.entity_spans`, with the same rules).
 
 Named-entity taggers are scored on entities, not tags: an entity counts as found
 only if its type and both its boundaries match exactly. A wrong boundary is
@@ -102,36 +103,3 @@ def _scores(correct, predicted, support):
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"precision": precision, "recall": recall, "f1": f1, "support": support}
 
-
-def entity_spans(words, word_offsets, tags, text=None, scores=None):
-    """Groups tagged words into entities on the original text.
-
-    Like the Hugging Face token-classification pipeline with aggregation: one
-    dict per entity, `{"entity": type, "word": text, "start": char, "end": char}`
-    (plus "score", the mean of the entity's word scores, when `scores` is given).
-
-    Args:
-        words: the words of one text (e.g. from tag_alignment.words_with_offsets).
-        word_offsets: (start, end) of each word in `text`, in str characters.
-        tags: one predicted tag per word.
-        text: the original text; "word" is then exactly text[start:end]. Without
-            it, "word" joins the words with the spaces their offsets leave between
-            them (equal to the original where words are separated by spaces).
-        scores: optional confidence of each word's tag.
-    """
-    if not len(words) == len(word_offsets) == len(tags):
-        raise ValueError(f"{len(words)} words, {len(word_offsets)} offsets, {len(tags)} tags")
-    spans = []
-    for type_, first, last in extract_entities(tags):
-        start, end = word_offsets[first][0], word_offsets[last - 1][1]
-        if text is not None:
-            word = text[start:end]
-        else:
-            word = words[first]
-            for i in range(first + 1, last):
-                word += " " * (word_offsets[i][0] - word_offsets[i - 1][1]) + words[i]
-        span = {"entity": type_, "word": word, "start": int(start), "end": int(end)}
-        if scores is not None:
-            span["score"] = float(sum(scores[first:last]) / (last - first))
-        spans.append(span)
-    return spans

@@ -11,8 +11,8 @@ from tfllm.tasks.tagging import examples as tagged_examples
 from tfllm.tasks.tagging import features as tagged_pipeline
 from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.errors import DataError
-from tfllm.tasks.tagging import entities
 from tfllm.tasks.tagging import report as tagging_report
+from tfllm.tasks.tagging import serving as tagger_serving
 from tfllm.workdir import finished_run
 
 
@@ -39,15 +39,14 @@ class Tagger:
             lowercase=self.config.tokenizer.get("lowercase", False))
         self.aligner = tag_alignment.TagAligner(tokenizer, self.config.data.max_seq_length)
         self.clean = tagged_pipeline.word_cleaner(self.config.data.cleaning)
-        # Raw texts -> words, offsets, tag ids and scores per word: the TensorFlow path the
-        # exported graph traces too.
-        self._tag_texts = tf.function(self._tag_texts_fn, reduce_retracing=True)
+        self._tables = tagger_serving.tag_tables(self.tags)
+        # Raw texts -> ragged entity spans: the graph function the export serves.
+        self._text_entities = tf.function(self._text_entities_fn,
+                                          input_signature=[tf.TensorSpec([None], tf.string)])
 
-    def _tag_texts_fn(self, texts):
-        words, starts, ends, features = tagged_pipeline.text_features(self.aligner, self.clean,
-                                                                      texts)
-        tag_ids, scores = tagged_pipeline.tag_words(self.model, features)
-        return words, starts, ends, tag_ids, scores
+    def _text_entities_fn(self, texts):
+        return tagger_serving.text_entities(self.model, self.aligner, self.clean, self._tables,
+                                            texts)
 
     def predict(self, texts, batch_size=64):
         """The entities of each text, Hugging Face token-classification style (aggregated).
@@ -66,16 +65,7 @@ class Tagger:
         results = []
         for begin in range(0, len(texts), batch_size):
             chunk = list(texts[begin:begin + batch_size])
-            words, starts, ends, tag_ids, scores = self._tag_texts(tf.constant(chunk, tf.string))
-            for row, text in enumerate(chunk):
-                ids, word_scores = tag_ids[row].numpy(), scores[row].numpy()
-                tagged = len(ids)  # a text cut at the sequence length has fewer tagged words
-                offsets = tag_alignment.char_offsets(text, starts[row].numpy()[:tagged],
-                                                     ends[row].numpy()[:tagged])
-                row_words = [w.decode("utf-8") for w in words[row].numpy()[:tagged]]
-                results.append(entities.entity_spans(
-                    row_words, offsets, [self.tags[i] for i in ids], text=text,
-                    scores=[float(s) for s in word_scores]))
+            results += span_dicts(chunk, self._text_entities(tf.constant(chunk, tf.string)))
         return results
 
     def predict_words(self, word_lists):
@@ -119,3 +109,16 @@ class Tagger:
         predicted = self.predict_words([s.tokens for s in sentences])
         return tagging_report.evaluation_report(sentences, predicted, spec or "validation")
 
+
+def span_dicts(texts, spans):
+    """`tagger_serving.entity_spans` of `texts` as one list of entity dicts per text.
+
+    Each dict is {"entity", "word" (text[start:end]), "start", "end", "score"}: Python
+    values, the offsets characters of the text.
+    """
+    columns = [spans[key].to_list() for key in ("entity", "start", "end", "score")]
+    return [[{"entity": entity.decode("utf-8"), "word": text[start:end], "start": start,
+              "end": end, "score": score}
+             for entity, start, end, score in zip(*(column[row] for column in columns),
+                                                  strict=True)]
+            for row, text in enumerate(texts)]

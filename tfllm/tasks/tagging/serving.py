@@ -3,7 +3,8 @@
 Word splitting, per-word cleaning, WordPiece, the model, the best tag per word
 and the grouping of tagged words into entities all run in the graph (core
 TensorFlow and tensorflow-text ops, no py_function), so TF Serving needs only
-the SavedModel directory. TF Serving cannot return ragged tensors: each output
+the SavedModel directory. `text_entities` is that whole path; `Tagger.predict` traces
+the same function in process. TF Serving cannot return ragged tensors: each output
 is [batch, n], n the most entities any text of the request has, padded with
 '' (entity, word), -1 (start, end) and 0 (score); `num_entities` says how many
 of a row are real.
@@ -24,6 +25,8 @@ from tfllm.serving.untracked import Untracked
 from tfllm.workdir import Paths
 
 PREFIX_CODES = {"O": 0, "B": 1, "I": 2, "E": 3, "S": 4}
+# What pads each dense output past a text's last entity.
+PADDING = {"entity": "", "word": "", "start": -1, "end": -1, "score": 0.0}
 WARMUP_TEXTS = ["Zoë Kowalczyk flew from São Paulo to New York.", ""]
 
 
@@ -61,6 +64,67 @@ def decode_entities(tag_ids, prefixes, type_ids):
     return tf.gather(type_id, first, batch_dims=1), first, last
 
 
+def text_entities(model, aligner, clean, tables, text):
+    """The entities of raw texts, all graph ops: what the export serves and `Tagger.predict` runs.
+
+    Args:
+        model: the Keras token classifier.
+        aligner: the run's TagAligner.
+        clean: the run's per-word cleaning (`tagged_pipeline.word_cleaner`).
+        tables: `tag_tables(tags)`.
+        text: string [batch].
+
+    Returns:
+        `entity_spans` of the texts' words and their best tags.
+    """
+    _, starts, ends, features = tagged_pipeline.text_features(aligner, clean, text)
+    tag_ids, scores = tagged_pipeline.tag_words(model, features)
+    return entity_spans(text, starts, ends, tag_ids, scores, tables)
+
+
+def entity_spans(text, starts, ends, tag_ids, scores, tables):
+    """Groups tagged words into entities on the original text, in graph ops.
+
+    Args:
+        text: string [batch].
+        starts, ends: int64 ragged [batch, words], UTF-8 byte offsets of the words in `text`
+            (`tag_alignment.split_words`).
+        tag_ids: int32 ragged [batch, tagged words]: one tag id per word; a text cut at the
+            sequence length has tags for its first words only.
+        scores: float ragged [batch, tagged words], the probability of each word's tag.
+        tables: `tag_tables(tags)`.
+
+    Returns:
+        A dict of ragged [batch, entities]: entity (type name), word (the text's bytes the
+        entity covers), start and end (int32 character offsets into the text, end
+        exclusive) and score (float64, the mean score of the entity's words).
+    """
+    prefixes, type_ids, types = tables
+    type_id, first, last = decode_entities(tag_ids.to_tensor(0), prefixes, type_ids)
+    lengths = first.row_lengths()  # entities per text
+
+    def ragged(dense):  # [batch, most entities] -> ragged [batch, entities]
+        return tf.RaggedTensor.from_tensor(dense, lengths=lengths)
+
+    # The mean word score of each entity, from cumulative sums over the words.
+    totals = tf.pad(tf.cumsum(tf.cast(scores.to_tensor(0.0), tf.float64), axis=1),
+                    [[0, 0], [1, 0]])
+    score = (tf.gather(totals, last + 1, batch_dims=1)
+             - tf.gather(totals, first, batch_dims=1)) / tf.cast(last - first + 1, tf.float64)
+    byte_start = tf.gather(starts, first, batch_dims=1).to_tensor(0)  # [batch, entities]
+    byte_end = tf.gather(ends, last, batch_dims=1).to_tensor(0)
+    word = tf.strings.substr(tf.broadcast_to(text[:, None], tf.shape(byte_start)),
+                             byte_start, byte_end - byte_start)  # offsets in UTF-8 bytes
+    names = tf.constant(types + [""], tf.string)  # type id -1 reads ""
+    return {
+        "entity": tf.gather(names, type_id),
+        "word": ragged(word),
+        "start": ragged(char_index(text, byte_start)),
+        "end": ragged(char_index(text, byte_end)),
+        "score": score,
+    }
+
+
 class TaggerModule(tf.Module):
     """Serving functions over a trained tagger.
 
@@ -78,41 +142,19 @@ class TaggerModule(tf.Module):
         self.model_variables = [variable.value for variable in model.variables]
         self.aligner = aligner
         self._clean = Untracked(clean)
-        prefixes, type_ids, types = tag_tables(tags)
-        self._prefixes, self._type_ids = tf.constant(prefixes), tf.constant(type_ids)
-        self._types = tf.constant(types + [""], tf.string)  # type id -1 reads ""
+        self._tables = Untracked(tag_tables(tags))
 
     def text_features(self, text):
         """(words, byte starts, byte ends, features) of raw texts."""
         return tagged_pipeline.text_features(self.aligner, self._clean.value, text)
 
     def serve_text(self, text):
-        _, starts, ends, features = self.text_features(text)
-        tag_ids, scores = tagged_pipeline.tag_words(self._model.value, features)
-        type_id, first, last = decode_entities(tag_ids.to_tensor(0), self._prefixes,
-                                               self._type_ids)
-        lengths = first.row_lengths()  # entities per text
-
-        def ragged(dense):  # [batch, most entities] -> ragged [batch, entities]
-            return tf.RaggedTensor.from_tensor(dense, lengths=lengths)
-
-        # The mean word score of each entity, from cumulative sums over the words.
-        totals = tf.pad(tf.cumsum(tf.cast(scores.to_tensor(0.0), tf.float64), axis=1),
-                        [[0, 0], [1, 0]])
-        score = (tf.gather(totals, last + 1, batch_dims=1)
-                 - tf.gather(totals, first, batch_dims=1)) / tf.cast(last - first + 1, tf.float64)
-        byte_start = tf.gather(starts, first, batch_dims=1).to_tensor(0)  # [batch, entities]
-        byte_end = tf.gather(ends, last, batch_dims=1).to_tensor(0)
-        word = tf.strings.substr(tf.broadcast_to(text[:, None], tf.shape(byte_start)),
-                                 byte_start, byte_end - byte_start)  # offsets in UTF-8 bytes
-        return {
-            "entity": tf.gather(self._types, type_id).to_tensor(""),
-            "word": ragged(word).to_tensor(""),
-            "start": ragged(char_index(text, byte_start)).to_tensor(-1),
-            "end": ragged(char_index(text, byte_end)).to_tensor(-1),
-            "score": tf.cast(score, tf.float32).to_tensor(0.0),
-            "num_entities": tf.cast(lengths, tf.int32),
-        }
+        spans = text_entities(self._model.value, self.aligner, self._clean.value,
+                              self._tables.value, text)
+        served = {key: spans[key].to_tensor(padding) for key, padding in PADDING.items()}
+        served["score"] = tf.cast(served["score"], tf.float32)
+        served["num_entities"] = tf.cast(spans["entity"].row_lengths(), tf.int32)
+        return served
 
     def serve_token_ids(self, token_ids, segment_ids, padding_mask):
         features = {"token_ids": token_ids, "segment_ids": segment_ids,
