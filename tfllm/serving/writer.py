@@ -11,6 +11,7 @@ import tempfile
 
 import tensorflow as tf
 
+from tfllm import locking
 from tfllm.errors import TfllmError
 from tfllm.models import lora
 from tfllm.models import lora_files
@@ -26,6 +27,15 @@ def next_version(export_dir):
     return max(versions, default=0) + 1
 
 
+def check_free(export_dir, version):
+    """The path of version `version` under `export_dir`; TfllmError if it exists."""
+    target = os.path.join(export_dir, str(version))
+    if os.path.exists(target):
+        raise TfllmError(f"{target} exists; versions are never overwritten "
+                         f"(the next free one is {next_version(export_dir)})")
+    return target
+
+
 def export(workdir, export_dir, version=None, adapters=None):
     """Exports the finished run in `workdir`; returns the version directory written.
 
@@ -36,26 +46,25 @@ def export(workdir, export_dir, version=None, adapters=None):
     `model.init_from`, the file loaded onto it and merged, and that is exported.
     """
     from tfllm.tasks import registry  # pylint: disable=import-outside-toplevel
-    version = next_version(export_dir) if version is None else int(version)
-    target = os.path.join(export_dir, str(version))
-    if os.path.exists(target):
-        raise TfllmError(f"{target} exists; versions are never overwritten "
-                         f"(the next free one is {next_version(export_dir)})")
+    if version is not None:  # checked again under the lock; here before the slow load
+        check_free(export_dir, int(version))
     task = registry.task_for_workdir(workdir)
     loaded = task.load(workdir)
     if adapters is not None:
         loaded.model = with_adapters(workdir, adapters)
     module, requests = task.export_parts(loaded)
-    os.makedirs(export_dir, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir)
-    try:
-        with core_ops.without_xla_ops():  # TF Serving runs no XLA by default
-            tf.saved_model.save(module, staging, signatures=module.signatures())
-        write_warmup_requests(staging, requests)
-        os.rename(staging, target)
-    finally:
-        if os.path.exists(staging):
-            shutil.rmtree(staging)
+    with locking.locked(export_dir, "this export"):
+        version = next_version(export_dir) if version is None else int(version)
+        target = check_free(export_dir, version)
+        staging = tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir)
+        try:
+            with core_ops.without_xla_ops():  # TF Serving runs no XLA by default
+                tf.saved_model.save(module, staging, signatures=module.signatures())
+            write_warmup_requests(staging, requests)
+            os.rename(staging, target)
+        finally:
+            if os.path.exists(staging):
+                shutil.rmtree(staging)
     return target
 
 

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from tfllm import atomic
 from tfllm import config as config_lib
+from tfllm import locking
 from tfllm.errors import TfllmError
 from tfllm.models import lora
 from tfllm.models import lora_files
@@ -174,7 +175,8 @@ def train_and_evaluate(task, config, workdir):
 
 
 def run_in_workdir(config, workdir, train_then_evaluate):
-    """The life of every run: validates `config`, refuses a finished `workdir`, finds the
+    """The life of every run: validates `config`, takes the work directory's lock (a
+    second process fails at once: `tfllm.locking`), refuses a finished `workdir`, finds the
     backup a killed run resumes from, calls `train_then_evaluate(paths, strategy, resume)`
     in the work directory this process writes (`distribution.workspace`: a multi-worker
     run's non-chief workers write a scratch copy) and saves the report it returns as
@@ -187,9 +189,11 @@ def run_in_workdir(config, workdir, train_then_evaluate):
     config_lib.validate(config)
     strategy = distribution.strategy_for(config.runtime)
     paths = Paths(workdir)
-    check_resumable(paths)
     chief = distribution.is_chief(config.runtime.distribution)
-    with distribution.workspace(paths, chief) as own:
-        report = train_then_evaluate(own, strategy, resume_point(paths, chief))
-        write_json(own.eval, report)
+    # The chief alone writes the work directory, so it alone holds its lock.
+    with (locking.locked(workdir, "this run") if chief else contextlib.nullcontext()):
+        check_resumable(paths)
+        with distribution.workspace(paths, chief) as own:
+            report = train_then_evaluate(own, strategy, resume_point(paths, chief))
+            write_json(own.eval, report)
     return {**report, "wall_seconds": round(time.perf_counter() - start, 1), "workdir": workdir}

@@ -7,6 +7,7 @@ import os
 
 from tfllm import atomic
 from tfllm import config as config_lib
+from tfllm import locking
 from tfllm.data import bpe
 from tfllm.data import cleaning
 from tfllm.data import documents
@@ -254,9 +255,15 @@ def import_checkpoint(config, workdir):
     config_lib.validate(config)
     if not config.model.init_from:
         raise ConfigError("model.init_from", "empty; name the checkpoint to import")
-    paths = Paths(workdir)
+    with locking.locked(workdir, "this import"):
+        report = _write_imported_run(config, Paths(workdir))
+    return {**report.as_dict(), "workdir": workdir}
+
+
+def _write_imported_run(config, paths):
+    """import_checkpoint's work, under the work directory's lock; returns the WeightReport."""
     if os.path.exists(paths.model):
-        raise DataError(f"{workdir} already holds a model.keras; choose another --workdir")
+        raise DataError(f"{paths.root} already holds a model.keras; choose another --workdir")
     checkpoint = read_checkpoint(config)
     paths.make_dirs()
     bpe.save(checkpoint.vocabulary, checkpoint.merges, paths.tokenizer)
@@ -270,4 +277,4 @@ def import_checkpoint(config, workdir):
         model, report = build_model(resolved, len(checkpoint.vocabulary), checkpoint)
         run.report_import(report, paths)
         atomic.replace(paths.model, model.save)
-    return {**report.as_dict(), "workdir": workdir}
+    return report

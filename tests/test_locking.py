@@ -1,0 +1,92 @@
+"""One writer per directory (`tfllm.locking`): a second process fails at once, naming the
+holder; a holder killed with SIGKILL leaves the lock free; nothing is mixed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from tests import helpers
+from tfllm import locking
+from tfllm.errors import TfllmError
+
+HOLD = """
+import sys, time
+from tfllm import locking
+with locking.locked(sys.argv[1], "a test"):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def hold_in_subprocess(directory):
+    """A process holding `directory`'s lock (it has said so when this returns)."""
+    process = subprocess.Popen([sys.executable, "-c", HOLD, str(directory)],
+                               stdout=subprocess.PIPE, text=True, cwd=helpers.REPO)
+    assert process.stdout.readline().strip() == "held"
+    return process
+
+
+def test_a_held_directory_is_refused_with_its_holder_and_freed_by_sigkill(tmp_path):
+    holder = hold_in_subprocess(tmp_path)
+    try:
+        with pytest.raises(locking.DirectoryInUse, match=rf"in use by pid {holder.pid} on "):
+            with locking.locked(str(tmp_path), "this run"):
+                pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with locking.locked(str(tmp_path), "this run"):  # the dead holder's lock is free
+        assert json.load(open(tmp_path / locking.LOCK_FILE))["pid"] == os.getpid()
+    assert not os.path.exists(tmp_path / locking.LOCK_FILE)  # let go: the file is gone
+
+
+def test_one_process_cannot_take_its_own_lock_twice(tmp_path):
+    with locking.locked(str(tmp_path), "this run"):
+        with pytest.raises(locking.DirectoryInUse, match=f"pid {os.getpid()}"):
+            with locking.locked(str(tmp_path), "another run"):
+                pass
+
+
+def test_a_file_is_not_a_directory(tmp_path):
+    path = tmp_path / "file"
+    path.write_text("x")
+    with pytest.raises(TfllmError, match="is a file; expected a directory for this export"):
+        with locking.locked(str(path), "this export"):
+            pass
+
+
+def weights(workdir):
+    model = keras.saving.load_model(os.path.join(workdir, "model.keras"), compile=False)
+    return model.get_weights()
+
+
+@pytest.mark.slow
+def test_a_second_train_into_a_live_run_fails_and_the_first_is_as_if_alone(
+        tmp_path, smoke_cli_run):
+    alone, _ = smoke_cli_run  # the same command, run alone
+    workdir = str(tmp_path / "run")
+    first = helpers.start(helpers.TFLLM, "train", helpers.SMOKE, f"--workdir={workdir}")
+    lock = os.path.join(workdir, locking.LOCK_FILE)
+    while not os.path.exists(lock) or f'"pid": {first.pid}' not in open(lock).read():
+        assert first.poll() is None, first.communicate()
+        time.sleep(0.05)
+    started = time.perf_counter()
+    second = helpers.tfllm("train", helpers.SMOKE, f"--workdir={workdir}")
+    elapsed = time.perf_counter() - started
+    assert first.poll() is None, "the first run ended before the second was refused"
+    assert second.returncode == 2
+    assert f"is in use by pid {first.pid} on " in helpers.error_line(second)
+    print(f"second process refused after {elapsed:.1f} s (TensorFlow's import included)")
+    helpers.finish(first)
+    with open(os.path.join(workdir, "metrics.jsonl"), encoding="utf-8") as f:
+        assert [json.loads(line)["epoch"] for line in f] == [1, 2]  # no epoch twice
+    for ours, theirs in zip(weights(workdir), weights(alone), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert not os.path.exists(lock)

@@ -1,0 +1,79 @@
+"""One writer per directory: a lock file that a second `tfllm train`, `import` or `export`
+into the same directory finds taken, and that a killed holder leaves free.
+
+The lock is `fcntl.flock` on DIRECTORY/.tfllm.lock, taken without waiting; the file names
+its holder (pid, host, start time, command) for the message a second process prints, and
+is removed when the holder lets go. The kernel drops the flock when its holder exits,
+SIGKILL included, so a run killed and started again with the same command takes the lock
+it left behind with no manual step. flock is per host: on a shared filesystem each host
+locks on its own, and of a multi-host run only the chief (the one process that writes the
+work directory) takes it.
+"""
+
+import contextlib
+import datetime
+import fcntl
+import json
+import os
+import socket
+import sys
+
+from tfllm.errors import TfllmError
+
+LOCK_FILE = ".tfllm.lock"
+
+
+class DirectoryInUse(TfllmError):
+    """Another live process holds the directory's lock; the message names it."""
+
+
+def holder_line(path):
+    """'pid 123 on host h since 2026-12-04T18:00:00 (tfllm train ...)' from a lock file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            holder = json.load(f)
+        return (f"pid {holder['pid']} on {holder['host']} since {holder['started']} "
+                f"({holder['command']})")
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process (its lock file names no holder yet)"
+
+
+@contextlib.contextmanager
+def locked(directory, purpose):
+    """Holds `directory`'s lock (creating the directory) for the body; DirectoryInUse at
+    once if another live process holds it. `purpose` names the work in the message."""
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise TfllmError(f"{directory} is a file; expected a directory for {purpose}")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, LOCK_FILE)
+    fd = _acquire(path, directory, purpose)
+    try:
+        record = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "started": datetime.datetime.now().isoformat(timespec="seconds"),
+                  "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:])[:200]}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(record).encode(), 0)
+        yield
+    finally:
+        os.unlink(path)  # while still held: whoever opens the path next gets a new file
+        os.close(fd)  # closing the only descriptor releases the flock
+
+
+def _acquire(path, directory, purpose):
+    """A descriptor of `path` holding its flock. A holder removes the file as it lets go,
+    so a lock taken on a file no longer at `path` is let go and taken again."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise DirectoryInUse(
+                f"{directory} is in use by {holder_line(path)}; wait for it to finish or "
+                f"choose another directory for {purpose}") from None
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
