@@ -132,3 +132,31 @@ def test_flagfile_overrides_reach_the_config(tmp_path):
     result = tfllm("train", f"--flagfile={flagfile}", f"--workdir={tmp_path / 'run'}")
     assert result.returncode == 2
     assert "--config.train.learning_rate: got -2.0" in error_line(result)
+
+
+BOUNDARY = """
+import sys
+from tfllm.cli import app
+from tfllm.errors import DataError
+
+def main(argv):
+    if sys.argv[1] == "bad-input":
+        raise DataError("data.csv:3: expected 2 columns")
+    return 1 / 0
+
+app.run(main, ["tfllm demo"])
+"""
+
+
+def test_the_error_boundary_tells_bad_input_from_a_bug():
+    def run(kind):
+        return subprocess.run([sys.executable, "-c", BOUNDARY, kind], capture_output=True,
+                              text=True, timeout=120, check=False)
+    bad_input, bug = side_by_side(lambda: run("bad-input"), lambda: run("bug"))
+    assert bad_input.returncode == 2 and "Traceback" not in bad_input.stderr
+    assert error_line(bad_input) == "tfllm demo: error: data.csv:3: expected 2 columns"
+    assert bug.returncode == 1
+    assert "Traceback" in bug.stderr and "ZeroDivisionError" in bug.stderr
+    assert bug.stderr.rstrip().endswith(
+        "tfllm demo: internal error: this is a bug in tfllm, not a problem with your input; "
+        "please report it with the traceback above")

@@ -16,6 +16,7 @@ import pytest
 from safetensors.numpy import load_file
 
 import tfllm
+from tests import helpers
 from tests.helpers import smoke_config
 from tfllm import config as config_lib
 from tfllm.data import tokenizer as tokenizer_lib
@@ -169,6 +170,40 @@ def test_a_checkpoint_whose_tensors_disagree_with_its_config_names_weight_and_sh
                                         r"dense\.weight has shape \(1536, 384\), but the model's "
                                         r".*intermediate.*kernel needs \(384, 1000\)"):
         pretrained.load_bert_backbone(checkpoint, dropout=0.0)
+
+
+def damaged_copy(tmp_path, damage):
+    """A copy of MiniLM whose model.safetensors is truncated, emptied or has its header's
+    bytes flipped."""
+    directory = tmp_path / damage
+    directory.mkdir()
+    for name in ("config.json", "vocab.txt", "tokenizer_config.json"):
+        os.symlink(os.path.join(MINILM, name), directory / name)
+    with open(os.path.join(MINILM, "model.safetensors"), "rb") as f:
+        data = bytearray(f.read())
+    if damage == "truncated":
+        data = data[:len(data) // 2]
+    elif damage == "emptied":
+        data = bytearray()
+    else:  # the 8-byte header length and the JSON header after it, bits flipped
+        data[:64] = bytes(b ^ 0x5A for b in data[:64])
+    (directory / "model.safetensors").write_bytes(bytes(data))
+    return str(directory)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "emptied", "flipped"])
+def test_a_damaged_safetensors_file_is_a_data_error_naming_it(tmp_path, damage):
+    checkpoint = pretrained.read_bert_checkpoint(damaged_copy(tmp_path, damage))
+    with pytest.raises(DataError, match=rf"{damage}: model.safetensors cannot be read: .*; the "
+                                        "file is damaged or incomplete"):
+        pretrained.load_bert_backbone(checkpoint, dropout=0.0)
+
+
+def test_training_from_a_damaged_checkpoint_ends_in_one_line(tmp_path):
+    result = helpers.tfllm("train", helpers.SMOKE, f"--workdir={tmp_path / 'run'}",
+                           f"--config.model.init_from={damaged_copy(tmp_path, 'truncated')}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "model.safetensors cannot be read" in helpers.error_line(result)
 
 
 def tiny_encoder_file(tmp_path, with_lambda):

@@ -1,8 +1,11 @@
-"""Shared absl plumbing: one-line errors with exit code 2 for bad flags and bad input."""
+"""Shared absl plumbing, and the command line's one error boundary: a bad flag or bad input
+(a TfllmError) prints one line and exits 2; any other exception is a bug, printed with its
+traceback and a line saying so, exit 1."""
 
 import os
 import re
 import sys
+import traceback
 
 from absl import app
 from absl import flags
@@ -12,7 +15,8 @@ from ml_collections import config_flags
 from tfllm.configs import DEFAULT_CONFIG
 from tfllm.errors import TfllmError  # re-exported for the commands
 
-EXIT_USAGE = 2
+EXIT_USAGE = 2  # bad flags or bad input: one line
+EXIT_BUG = 1  # anything else: the traceback and one line saying it is a bug
 
 
 def fail(program, message):
@@ -87,5 +91,11 @@ def run(main, argv):
             return main(args)
         except TfllmError as error:
             fail(program, str(error))
+        except Exception:  # pylint: disable=broad-exception-caught
+            # Bad input is a TfllmError above; anything else is a bug in tfllm.
+            traceback.print_exc()
+            print(f"{program}: internal error: this is a bug in tfllm, not a problem with "
+                  "your input; please report it with the traceback above", file=sys.stderr)
+            sys.exit(EXIT_BUG)
 
     app.run(guarded_main, argv=argv, flags_parser=parse)

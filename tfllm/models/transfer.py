@@ -104,6 +104,18 @@ class SafetensorsLoader(_Recording, SafetensorLoader):
         super().__init__(directory)
         self._start_recording(source)
 
+    def damaged(self, error):
+        """The DataError for a safetensors file that cannot be read (truncated, emptied, a
+        header of other bytes)."""
+        return DataError(f"{self.source}: model.safetensors cannot be read: {error}; the file "
+                         "is damaged or incomplete (copy or download it again)")
+
+    def get_tensor(self, hf_weight_key):
+        try:
+            return super().get_tensor(hf_weight_key)
+        except (safetensors.SafetensorError, OSError) as error:
+            raise self.damaged(error) from error
+
     def get_prefixed_key(self, hf_weight_key, dict_like):
         key = super().get_prefixed_key(hf_weight_key, dict_like)
         if key not in dict_like.keys():
@@ -116,9 +128,12 @@ class SafetensorsLoader(_Recording, SafetensorLoader):
         """Every tensor name in the checkpoint's files."""
         if self.safetensor_config is not None:
             return list(self.safetensor_config["weight_map"])
-        with safetensors.safe_open(os.path.join(self.preset, "model.safetensors"),
-                                   framework="np") as f:
-            return list(f.keys())
+        try:
+            with safetensors.safe_open(os.path.join(self.preset, "model.safetensors"),
+                                       framework="np") as f:
+                return list(f.keys())
+        except (safetensors.SafetensorError, OSError) as error:
+            raise self.damaged(error) from error
 
 
 class TensorsLoader(_Recording):
