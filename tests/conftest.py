@@ -10,7 +10,10 @@ the next module reads.
 
 import pytest
 
+import tfllm
 from tests import helpers
+from tfllm.configs import bert_tagger
+from tfllm.tasks.tagging import toy_data as toy_tagging
 
 
 def assert_unchanged(workdir, before):
@@ -52,4 +55,18 @@ def gpt_run(tmp_path_factory):
     assert result.returncode == 0, result.stderr[-3000:]
     before = helpers.fingerprint(workdir)
     yield workdir, result
+    assert_unchanged(workdir, before)
+
+
+@pytest.fixture(scope="session")
+def tagger_run(tmp_path_factory):
+    """(workdir, report): the `:smoke` tagger trained on toy_data's 600 sentences (seed 0),
+    through the Python API."""
+    directory = tmp_path_factory.mktemp("tagger")
+    config = bert_tagger.get_config("smoke")
+    config.data.train = toy_tagging.write_conll(directory / "toy.conll", 600, seed=0)
+    workdir = str(directory / "run")
+    report = tfllm.train(config, workdir)
+    before = helpers.fingerprint(workdir)
+    yield workdir, report
     assert_unchanged(workdir, before)

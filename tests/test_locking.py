@@ -54,6 +54,16 @@ def test_one_process_cannot_take_its_own_lock_twice(tmp_path):
                 pass
 
 
+def test_a_directory_the_lock_made_and_nothing_filled_is_removed(tmp_path):
+    with pytest.raises(ValueError):
+        with locking.locked(str(tmp_path / "new"), "this run"):
+            raise ValueError("refused before writing anything")
+    assert not os.path.exists(tmp_path / "new")
+    with locking.locked(str(tmp_path / "kept"), "this run"):
+        (tmp_path / "kept" / "config.json").write_text("{}")
+    assert os.listdir(tmp_path / "kept") == ["config.json"]
+
+
 def test_a_file_is_not_a_directory(tmp_path):
     path = tmp_path / "file"
     path.write_text("x")

@@ -41,9 +41,11 @@ def holder_line(path):
 @contextlib.contextmanager
 def locked(directory, purpose):
     """Holds `directory`'s lock (creating the directory) for the body; DirectoryInUse at
-    once if another live process holds it. `purpose` names the work in the message."""
+    once if another live process holds it. `purpose` names the work in the message. A
+    directory this call created is removed again if the body left it empty."""
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise TfllmError(f"{directory} is a file; expected a directory for {purpose}")
+    created = not os.path.exists(directory)
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, LOCK_FILE)
     fd = _acquire(path, directory, purpose)
@@ -57,6 +59,8 @@ def locked(directory, purpose):
     finally:
         os.unlink(path)  # while still held: whoever opens the path next gets a new file
         os.close(fd)  # closing the only descriptor releases the flock
+        if created and not os.listdir(directory):
+            os.rmdir(directory)  # work refused before it wrote anything leaves nothing
 
 
 def _acquire(path, directory, purpose):

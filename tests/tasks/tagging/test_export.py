@@ -14,9 +14,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 import tfllm
 from tests.helpers import export_with_cli, saved_model_cli
-from tfllm.configs import bert_tagger
 from tfllm.tasks.tagging import alignment as tag_alignment
-from tfllm.tasks.tagging import toy_data as toy_tagging
 from tfllm.tasks.tagging import entities
 from tfllm.tasks.tagging import predictor
 from tfllm.serving import warmup, writer
@@ -60,13 +58,9 @@ def rows(served):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("tagger_export")
-    config = bert_tagger.get_config("smoke")
-    config.data.train = toy_tagging.write_conll(directory / "toy.conll", 600, seed=0)
-    workdir = str(directory / "run")
-    tfllm.train(config, workdir)
-    return workdir
+def run(tagger_run):
+    """The shared tagger run (tests/conftest.py); read, never written."""
+    return tagger_run[0]
 
 
 @pytest.fixture(scope="module")

@@ -42,11 +42,9 @@ def tagger_config(train, **data):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("tagger")
-    train = toy_tagging.write_conll(directory / "toy.conll", 600, seed=0)
-    workdir = str(directory / "run")
-    return workdir, tfllm.train(tagger_config(train), workdir)
+def run(tagger_run):
+    """(workdir, report) of the shared tagger run (tests/conftest.py); read, never written."""
+    return tagger_run
 
 
 def test_run_writes_the_work_directory_and_learns_the_entities(run):
@@ -246,7 +244,7 @@ def test_metric_and_head_round_trip_their_config():
 
 
 @pytest.mark.slow
-def test_cli_evaluates_and_predicts_a_tagging_run(run):
+def test_cli_evaluates_and_predicts_a_tagging_run(run, tmp_path):
     tfllm_bin = os.path.join(os.path.dirname(sys.executable), "tfllm")
 
     def cli(*args):
@@ -256,7 +254,8 @@ def test_cli_evaluates_and_predicts_a_tagging_run(run):
     missing = cli("train", "--config=configs/bert_tagger.py:smoke")
     assert missing.returncode == 2
     assert "tfllm train: error: --config.data.train: got ''" in missing.stderr
-    evaluated = cli("evaluate", f"--workdir={run[0]}")
+    copy = helpers.copy_run(run[0], tmp_path / "run")  # evaluate rewrites its eval.json
+    evaluated = cli("evaluate", f"--workdir={copy}")
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     assert re.search(r"validation: entity F1 0\.9\d+", evaluated.stdout)
     predicted = cli("predict", f"--workdir={run[0]}", f"--text={TEXTS[1]}")
