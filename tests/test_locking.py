@@ -64,12 +64,27 @@ def test_a_directory_the_lock_made_and_nothing_filled_is_removed(tmp_path):
     assert os.listdir(tmp_path / "kept") == ["config.json"]
 
 
-def test_a_file_is_not_a_directory(tmp_path):
+def test_a_file_is_not_a_directory_and_an_unwritable_place_is_refused(tmp_path):
     path = tmp_path / "file"
     path.write_text("x")
     with pytest.raises(TfllmError, match="is a file; expected a directory for this export"):
         with locking.locked(str(path), "this export"):
             pass
+    for place in (str(path / "run"), "/sys/tfllm-run"):  # under a file; not permitted
+        with pytest.raises(TfllmError, match=f"{place}: cannot write there"):
+            with locking.locked(place, "this run"):
+                pass
+
+
+def test_train_and_export_refuse_an_unwritable_directory_before_any_work(smoke_cli_run):
+    workdir, _ = smoke_cli_run
+    train, export = helpers.tfllm_all(
+        ("train", helpers.SMOKE, "--workdir=/sys/tfllm-run"),
+        ("export", f"--workdir={workdir}", "--export_dir=/sys/tfllm-export"))
+    assert train.returncode == 2 and "data:" not in train.stdout  # before the data is read
+    assert "/sys/tfllm-run: cannot write there" in helpers.error_line(train)
+    assert export.returncode == 2
+    assert "/sys/tfllm-export: cannot write there" in helpers.error_line(export)
 
 
 def weights(workdir):

@@ -46,9 +46,13 @@ def locked(directory, purpose):
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise TfllmError(f"{directory} is a file; expected a directory for {purpose}")
     created = not os.path.exists(directory)
-    os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, LOCK_FILE)
-    fd = _acquire(path, directory, purpose)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd = _acquire(path, directory, purpose)
+    except OSError as error:  # read-only, not permitted, a file on the way
+        raise TfllmError(f"{directory}: cannot write there ({error.strerror}); choose a "
+                         f"directory you can write for {purpose}") from None
     try:
         record = {"pid": os.getpid(), "host": socket.gethostname(),
                   "started": datetime.datetime.now().isoformat(timespec="seconds"),
