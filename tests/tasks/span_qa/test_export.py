@@ -14,7 +14,6 @@ import tensorflow as tf
 
 import tfllm
 from tests.helpers import export_with_cli, saved_model_cli
-from tfllm.tasks.span_qa import decoding as qa_decoding
 from tfllm.configs import bert_qa
 from tfllm.tasks.span_qa import examples as qa_examples
 from tfllm.tasks.span_qa import windows as qa_windows
@@ -155,7 +154,26 @@ def _examples(rng, count):
     return examples
 
 
-def test_graph_windows_and_decoding_equal_build_windows_and_decode_answers():
+def reference_spans(start_logits, end_logits, offsets, example_index, count, n_best,
+                    max_answer_length):
+    """(score, char start, char end) of each example's best span, (-inf, -1, -1) for none,
+    and its null score, by brute force: every pair of a window's n_best best start and end
+    context tokens, start <= end, at most max_answer_length tokens; the first window on ties."""
+    best, null = [(-np.inf, -1, -1)] * count, [np.inf] * count
+    for w, example in enumerate(example_index):
+        null[example] = min(null[example], start_logits[w, 0] + end_logits[w, 0])
+        context = np.flatnonzero(offsets[w, :, 0] >= 0).tolist()
+        starts = sorted(context, key=lambda p: -start_logits[w, p])[:n_best]
+        ends = sorted(context, key=lambda p: -end_logits[w, p])[:n_best]
+        for first in starts:
+            for last in ends:
+                score = start_logits[w, first] + end_logits[w, last]
+                if first <= last < first + max_answer_length and score > best[example][0]:
+                    best[example] = (score, offsets[w, first, 0], offsets[w, last, 1])
+    return best, null
+
+
+def test_graph_windows_equal_build_windows_and_decoding_finds_the_best_spans():
     rng = np.random.default_rng(0)
     examples = _examples(rng, 40)
     vocabulary = tokenizer_lib.RESERVED_TOKENS + [f"w{i}" for i in range(40)]
@@ -164,7 +182,7 @@ def test_graph_windows_and_decoding_equal_build_windows_and_decode_answers():
                                     max_query_length=6, doc_stride=5)
     graph_tokenizer = qa_module.GraphOffsetTokenizer(tokenizer)
     contexts = [e.context for e in examples]
-    context_ids, starts, ends = graph_tokenizer(tf.constant(contexts))
+    context_ids, byte_starts, byte_ends = graph_tokenizer(tf.constant(contexts))
     features, example, context_token = qa_module.windows(
         graph_tokenizer(tf.constant([e.question for e in examples]))[0], context_ids,
         (2, 3, 0), 24, 6, 5)
@@ -172,40 +190,31 @@ def test_graph_windows_and_decoding_equal_build_windows_and_decode_answers():
         assert features[key].numpy().tolist() == getattr(want, key).tolist(), key
     assert example.numpy().tolist() == want.example_index.tolist()
     token = context_token.numpy()
-    dense_starts = starts.to_tensor(0).numpy()[want.example_index]
+    dense_starts = byte_starts.to_tensor(0).numpy()[want.example_index]
     starts = np.take_along_axis(dense_starts, np.clip(token, 0, dense_starts.shape[1] - 1),
                                 axis=1)
     assert np.array_equal(np.where(token >= 0, starts, -1), want.offsets[:, :, 0])  # ASCII
     for threshold in (None, 0.0, 1.0):
         start_logits = rng.normal(size=want.token_ids.shape).astype(np.float32)
         end_logits = rng.normal(size=want.token_ids.shape).astype(np.float32)
-        answers = qa_decoding.decode_answers(start_logits, end_logits, want.offsets,
-                                             want.example_index, contexts, n_best=5,
-                                             max_answer_length=4, null_threshold=threshold)
-        score, first, last, _, null = qa_module.best_spans(
-            tf.constant(start_logits), tf.constant(end_logits), context_token, example,
-            len(examples), 5, 4)
-        for i, answer in enumerate(answers):
-            assert null[i].numpy() == pytest.approx(answer.null_score)
-            assert score[i].numpy() == pytest.approx(answer.score)
-            if np.isfinite(answer.score):
-                span = (starts_of(want, i, first[i]), ends_of(want, i, last[i]))
-                assert span == (answer.start, answer.end) or answer.text == ""
-
-
-def starts_of(windows, example, token):
-    """The char start of context token `token` of `example` (any window holding it)."""
-    return _offset(windows, example, token, 0)
-
-
-def ends_of(windows, example, token):
-    return _offset(windows, example, token, 1)
-
-
-def _offset(windows, example, token, side):
-    rows = windows.offsets[windows.example_index == example]
-    starts = sorted({tuple(o) for o in rows.reshape(-1, 2).tolist() if o[0] >= 0})
-    return starts[int(token)][side]
+        best, null = reference_spans(start_logits, end_logits, want.offsets,
+                                     want.example_index, len(examples), 5, 4)
+        found = qa_module.answers(tf.constant(start_logits), tf.constant(end_logits),
+                                  context_token, example, byte_starts, byte_ends,
+                                  tf.constant(contexts), 5, 4, threshold)
+        found = {key: value.numpy().tolist() for key, value in found.items()}
+        for i, ((score, start, end), null_score) in enumerate(zip(best, null, strict=True)):
+            assert found["null_score"][i] == pytest.approx(null_score)
+            assert found["span_score"][i] == pytest.approx(score)
+            answered = start >= 0 and (threshold is None
+                                       or float(null_score) - float(score) <= threshold)
+            if answered:
+                assert (found["start"][i], found["end"][i]) == (start, end)
+                assert found["answer"][i].decode() == contexts[i][start:end]
+                assert found["score"][i] == pytest.approx(score)
+            else:
+                assert (found["answer"][i], found["start"][i], found["end"][i]) == (b"", -1, -1)
+                assert found["score"][i] == pytest.approx(null_score)
 
 
 @pytest.mark.slow

@@ -86,6 +86,10 @@ def test_predict_cuts_answers_from_the_context_as_written(run):
     assert qa.predict(questions[0], CONTEXT) == results[0]  # one string, one dict
     empty = qa.predict("Where?", "")
     assert (empty["answer"], empty["start"], empty["end"]) == ("", -1, -1)
+    assert qa.predict([], []) == []
+    # The export's graph functions, traced once for every batch size.
+    assert qa.traced._windows.experimental_get_tracing_count() == 1
+    assert qa.traced._answers.experimental_get_tracing_count() == 1
 
 
 def test_evaluate_on_the_validation_split_and_on_a_new_file(run, tmp_path):

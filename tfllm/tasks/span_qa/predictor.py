@@ -1,17 +1,102 @@
-"""A trained extractive-QA model loaded from its work directory: answers cut from contexts."""
+"""A trained extractive-QA model loaded from its work directory: answers cut from contexts.
+
+Inference runs the export's graph functions (`serving.QaModule.windows` and `.answers`:
+tokenization with offsets, windows, best-span decoding), traced here with tf.function, with
+the model called between them; so `predict`, `evaluate`, the run's own evaluation and the
+SavedModel answer alike by construction.
+"""
+
+import dataclasses
 
 import keras
+import tensorflow as tf
 
 from tfllm.data import examples as examples_lib
-from tfllm.tasks.span_qa import examples as qa_examples
-from tfllm.tasks.span_qa import windows as qa_windows
-from tfllm.tasks.span_qa import squad
 from tfllm.data import tokenizer as tokenizer_lib
-from tfllm.tasks.span_qa.squad import QaExample
 from tfllm.errors import DataError
-from tfllm.tasks.span_qa import decoding
+from tfllm.tasks.span_qa import examples as qa_examples
 from tfllm.tasks.span_qa import metric
+from tfllm.tasks.span_qa import serving
+from tfllm.tasks.span_qa import squad
 from tfllm.workdir import finished_run
+
+_STRINGS = tf.TensorSpec([None], tf.string)
+_LOGITS = tf.TensorSpec([None, None], tf.float32)
+_OFFSETS = tf.RaggedTensorSpec([None, None], tf.int64, row_splits_dtype=tf.int64)
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """The decoded answer of one example.
+
+    Args:
+        text: the span of the original context, or "" for no answer.
+        score: start + end logit of the best span (-inf when no window had context).
+        null_score: lowest [CLS] start + end logit over the example's windows.
+        start: char offset of the span in the context; -1 for no answer.
+        end: char offset just past the span; -1 for no answer.
+    """
+
+    text: str
+    score: float
+    null_score: float
+    start: int = -1
+    end: int = -1
+
+
+class TracedQa:
+    """The export's graph functions over a span model, traced for answering in process.
+
+    Args:
+        model: the Keras span model.
+        tokenizer: the run's keras-hub BertTokenizer.
+        data_config: the run's resolved `data` section.
+        window_batch_size: windows per model call (a request's windows are cut into these).
+    """
+
+    def __init__(self, model, tokenizer, data_config, window_batch_size=64):
+        self.window_batch_size = window_batch_size
+        self.module = serving.QaModule(model, tokenizer, data_config)
+        # Traced once for any batch. They branch on Python values only, so autograph has
+        # nothing to convert; without it tracing (the second or so a first call costs)
+        # takes about half as long.
+        self._windows = tf.function(self.module.windows, input_signature=[_STRINGS] * 2,
+                                    autograph=False)
+        self._answers = tf.function(self.module.answers, autograph=False, input_signature=[
+            _LOGITS, _LOGITS, tf.TensorSpec([None, None], tf.int64),
+            tf.TensorSpec([None], tf.int64), _OFFSETS, _OFFSETS, _STRINGS])
+
+    def _logits(self, features):
+        """[windows, sequence_length, 2] float32, `window_batch_size` windows per call: the
+        model runs between the traced functions, not inside them as in `serve_text`, so
+        that a batch of long contexts takes memory for 64 windows at a time, not all."""
+        total, size = int(features["token_ids"].shape[0]), self.window_batch_size
+        return tf.concat([self.module.logits(
+            {key: features[key][begin:begin + size] for key in serving.MODEL_FEATURES})
+            for begin in range(0, total, size)], axis=0)
+
+    def __call__(self, questions, contexts, batch_size=256):
+        """`serving.answers`' outputs for each (question, context), as lists of Python
+        values (answers as str), `batch_size` questions at a time."""
+        found = {key: [] for key in (*serving.OUTPUTS, "span_score", "null_score")}
+        for begin in range(0, len(questions), batch_size):
+            question = tf.constant(questions[begin:begin + batch_size], tf.string)
+            context = tf.constant(contexts[begin:begin + batch_size], tf.string)
+            features, example, context_token, byte_starts, byte_ends = self._windows(
+                question, context)
+            logits = self._logits(features)
+            outputs = self._answers(logits[:, :, 0], logits[:, :, 1], context_token, example,
+                                    byte_starts, byte_ends, context)
+            for key, values in found.items():
+                values += outputs[key].numpy().tolist()
+        found["answer"] = [text.decode("utf-8") for text in found["answer"]]
+        return found
+
+    def answers(self, examples, batch_size=256):
+        """The Answer of each QaExample."""
+        found = self([e.question for e in examples], [e.context for e in examples], batch_size)
+        return [Answer(*row) for row in zip(*(found[key] for key in (
+            "answer", "span_score", "null_score", "start", "end")), strict=True)]
 
 
 class SpanQA:
@@ -31,17 +116,13 @@ class SpanQA:
         self.workdir = workdir
         self.vocabulary = tokenizer_lib.load_vocabulary(paths.vocabulary)
         self.model = keras.saving.load_model(paths.model, compile=False)
-        self.tokenizer = qa_windows.OffsetTokenizer(tokenizer_lib.build_tokenizer(
-            self.vocabulary, lowercase=self.config.tokenizer.get("lowercase", False)))
+        self.tokenizer = tokenizer_lib.build_tokenizer(
+            self.vocabulary, lowercase=self.config.tokenizer.get("lowercase", False))
+        self.traced = TracedQa(self.model, self.tokenizer, self.config.data)
 
     def answers(self, examples, batch_size=256):
-        """The qa_decoding.Answer of each QaExample, `batch_size` questions at a time."""
-        answers = []
-        for begin in range(0, len(examples), batch_size):
-            chunk = examples[begin:begin + batch_size]
-            windows = qa_examples.windows_of(chunk, self.tokenizer, self.config.data)
-            answers += decoding.decode(self.model, windows, chunk, self.config)
-        return answers
+        """The Answer of each QaExample, `batch_size` questions at a time."""
+        return self.traced.answers(examples, batch_size)
 
     def predict(self, questions, contexts, batch_size=256):
         """The answer to each question in its context, Hugging Face question-answering style.
@@ -64,10 +145,9 @@ class SpanQA:
         if len(questions) != len(contexts):
             raise ValueError(f"{len(questions)} questions but {len(contexts)} contexts; "
                              "expected one context per question")
-        examples = [QaExample(str(i), q, c, (), True)
-                    for i, (q, c) in enumerate(zip(questions, contexts, strict=True))]
-        return [{"answer": a.text, "score": a.score if a.text else a.null_score,
-                 "start": a.start, "end": a.end} for a in self.answers(examples, batch_size)]
+        found = self.traced(questions, contexts, batch_size)
+        return [dict(zip(serving.OUTPUTS, row, strict=True))
+                for row in zip(*(found[key] for key in serving.OUTPUTS), strict=True)]
 
     def read_texts(self, spec):
         """(questions, contexts) of a SQuAD JSON or JSON Lines file; DataError at the first

@@ -1,29 +1,35 @@
 """The serving module of an extractive-QA model: raw question and context strings in, the
 answer span out, everything in the graph.
 
-`tfllm.tasks.span_qa.windows` and `tfllm.tasks.span_qa.decoding` do this in Python with numpy;
-this module does the same steps with core TensorFlow and tensorflow-text ops
+This module is the only inference path: `SpanQA` (predict, evaluate) and the task's
+evaluation trace `QaModule.windows` and `QaModule.answers` with tf.function and call
+the model between them (`predictor.TracedQa`). The steps use core TensorFlow and tensorflow-text ops
 (no py_function), so TF Serving needs only the SavedModel directory:
 
 1. Tokenization with offsets (`GraphOffsetTokenizer`): keras-hub's split
    regexes, per-word normalization, FastWordpiece with offsets, and, for
    uncased vocabularies, the character-by-character mapping of offsets inside a
-   normalized word back to the original characters, as `OffsetTokenizer` does.
+   normalized word back to the original characters, as `OffsetTokenizer` does
+   for the training windows.
 2. Windows (`windows`): [CLS] question [SEP] context-window [SEP] [PAD]...,
    max_seq_length wide, the question cut to max_query_length tokens, window
    starts doc_stride context tokens apart until one reaches the end of the
-   context. There is no cap on windows per context: a request's windows (all
-   of them, for every context) go through the model as one batch, so a very
-   long context costs memory in proportion to its length.
-3. Decoding (`best_spans`): the n_best start and end logits among a window's
-   context tokens are paired, start <= end, at most max_answer_length tokens;
-   the best window wins (the first on ties), and with no-answer allowed, "" when
-   the lowest [CLS] score beats it by more than null_threshold.
+   context, as `qa_windows.build_windows` lays the training windows. There is no
+   cap on windows per context: the export runs a request's windows (all of them,
+   for every context) through the model as one batch, so a very long context
+   costs memory in proportion to its length.
+3. Decoding (`best_spans`, `answers`): a span's score is start_logit + end_logit.
+   The n_best start and end logits among a window's context tokens are paired,
+   start <= end, at most max_answer_length tokens; the best window wins (the
+   first on ties). The null score of an example is the lowest [CLS] start + end
+   score over its windows (the window most sure there is an answer, as in BERT's
+   `run_squad.py`); with no-answer allowed the answer is "" when the null score
+   beats the best span's by more than null_threshold.
 
 Outputs, [batch] each: `answer` (string, cut from the context by UTF-8 byte
-offsets), `score` (float32, start + end logit; the [CLS] score for ""),
-`start` and `end` (int32 character offsets into the context, as Python's str
-indexing counts them; -1 for "").
+offsets, so casing, accents and spacing come back as written), `score` (float32,
+start + end logit; the [CLS] score for ""), `start` and `end` (int32 character
+offsets into the context, as Python's str indexing counts them; -1 for "").
 """
 
 import numpy as np
@@ -36,6 +42,7 @@ from tfllm.serving.offsets import char_index
 from tfllm.workdir import Paths
 
 MODEL_FEATURES = ("token_ids", "segment_ids", "padding_mask")
+OUTPUTS = ("answer", "score", "start", "end")  # serving_default's
 WARMUP = [("Where was Zoë born?", "Zoë Kim was born in São Paulo in 1901 ."), ("", "")]
 _BIG = np.iinfo(np.int32).max
 
@@ -175,7 +182,7 @@ def windows(question_ids, context_ids, specials, sequence_length, max_query_leng
 
 def best_spans(start_logits, end_logits, context_token, example, batch_size, n_best,
                max_answer_length):
-    """The best span of each example over its windows, as `qa_decoding.decode_answers` finds it.
+    """The best span of each example over its windows (step 3 of the module docstring).
 
     Returns:
         (score, context token of the start, of the end, window), each [batch]; score -inf
@@ -212,6 +219,43 @@ def best_spans(start_logits, end_logits, context_token, example, batch_size, n_b
     return example_score, token(window_start), token(window_end), window, null
 
 
+def answers(start_logits, end_logits, context_token, example, byte_starts, byte_ends, context,
+            n_best, max_answer_length, null_threshold=None):
+    """The answer of each context from the start and end logits of its windows.
+
+    Args:
+        start_logits, end_logits: float32 [windows, sequence_length].
+        context_token, example: as `windows` returns them.
+        byte_starts, byte_ends: ragged [batch, tokens] UTF-8 offsets of the context tokens.
+        context: [batch] strings, the contexts the answers are cut from.
+        null_threshold: None to always answer (SQuAD v1.1); else "" when the null score
+            beats the best span's by more than this (v2.0).
+
+    Returns:
+        {"answer", "score", "start", "end"} as `serve_text` gives them, and "span_score"
+        (the best span's, -inf when no window has one) and "null_score", [batch] each.
+    """
+    score, first, last, _, null = best_spans(start_logits, end_logits, context_token, example,
+                                             tf.size(context), n_best, max_answer_length)
+    answered = tf.math.is_finite(score)
+    if null_threshold is not None:  # float64: a float32 difference could round across it
+        answered &= (tf.cast(null, tf.float64) - tf.cast(score, tf.float64)
+                     <= null_threshold)
+    zero = tf.zeros_like(first)  # unanswered: an empty substring, in range
+    byte_start = tf.where(answered, _take(_dense(byte_starts), first[:, None])[:, 0], zero)
+    byte_end = tf.where(answered, _take(_dense(byte_ends), last[:, None])[:, 0], zero)
+    text = tf.strings.substr(context, byte_start, byte_end - byte_start)
+    chars = char_index(context, tf.stack([byte_start, byte_end], axis=1))
+    return {
+        "answer": tf.where(answered, text, ""),
+        "score": tf.where(answered, score, null),
+        "start": tf.where(answered, chars[:, 0], -1),
+        "end": tf.where(answered, chars[:, 1], -1),
+        "span_score": score,
+        "null_score": null,
+    }
+
+
 class QaModule(tf.Module):
     """Serving functions over a trained span-QA model.
 
@@ -233,7 +277,8 @@ class QaModule(tf.Module):
             "null_threshold")}
         self._allow_no_answer = data_config.allow_no_answer == "yes"
 
-    def _logits(self, features):
+    def logits(self, features):
+        """[windows, sequence_length, 2] float32 start and end logits."""
         return tf.cast(self._model.value(features, training=False), tf.float32)
 
     def windows(self, question, context):
@@ -247,32 +292,25 @@ class QaModule(tf.Module):
             data["max_query_length"], data["doc_stride"])
         return features, example, context_token, byte_starts, byte_ends
 
-    def serve_text(self, question, context):
+    def answers(self, start_logits, end_logits, context_token, example, byte_starts,
+                byte_ends, context):
+        """`answers` with the run's decoding settings (null_threshold only where the run
+        allows no answer)."""
         data = self._data
+        return answers(start_logits, end_logits, context_token, example, byte_starts,
+                       byte_ends, context, data["n_best"], data["max_answer_length"],
+                       data["null_threshold"] if self._allow_no_answer else None)
+
+    def serve_text(self, question, context):
         features, example, context_token, byte_starts, byte_ends = self.windows(question,
                                                                                 context)
-        logits = self._logits(features)  # [windows, sequence_length, 2]
-        score, first, last, _, null = best_spans(
-            logits[:, :, 0], logits[:, :, 1], context_token, example, tf.size(question),
-            data["n_best"], data["max_answer_length"])
-        answered = tf.math.is_finite(score)
-        if self._allow_no_answer:  # as qa_decoding: in float64, like its Python floats
-            answered &= (tf.cast(null, tf.float64) - tf.cast(score, tf.float64)
-                         <= data["null_threshold"])
-        zero = tf.zeros_like(first)  # unanswered: an empty substring, in range
-        byte_start = tf.where(answered, _take(_dense(byte_starts), first[:, None])[:, 0], zero)
-        byte_end = tf.where(answered, _take(_dense(byte_ends), last[:, None])[:, 0], zero)
-        text = tf.strings.substr(context, byte_start, byte_end - byte_start)
-        chars = char_index(context, tf.stack([byte_start, byte_end], axis=1))
-        return {
-            "answer": tf.where(answered, text, ""),
-            "score": tf.where(answered, score, null),
-            "start": tf.where(answered, chars[:, 0], -1),
-            "end": tf.where(answered, chars[:, 1], -1),
-        }
+        logits = self.logits(features)  # [windows, sequence_length, 2]
+        found = self.answers(logits[:, :, 0], logits[:, :, 1], context_token, example,
+                             byte_starts, byte_ends, context)
+        return {key: found[key] for key in OUTPUTS}
 
     def serve_token_ids(self, token_ids, segment_ids, padding_mask):
-        logits = self._logits({"token_ids": token_ids, "segment_ids": segment_ids,
+        logits = self.logits({"token_ids": token_ids, "segment_ids": segment_ids,
                                "padding_mask": padding_mask})
         return {"start_logits": logits[:, :, 0], "end_logits": logits[:, :, 1]}
 
@@ -290,7 +328,7 @@ class QaModule(tf.Module):
 
 def export_parts(span_qa):
     """(module, warmup requests) of a loaded SpanQA, its vocabulary as an asset."""
-    module = QaModule(span_qa.model, span_qa.tokenizer.tokenizer, span_qa.config.data)
+    module = QaModule(span_qa.model, span_qa.tokenizer, span_qa.config.data)
     module.vocabulary_file = tf.saved_model.Asset(Paths(span_qa.workdir).vocabulary)
     questions, contexts = ([pair[i] for pair in WARMUP] for i in (0, 1))
     features = module.windows(tf.constant(questions), tf.constant(contexts))[0]

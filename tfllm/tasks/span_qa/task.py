@@ -3,7 +3,8 @@ BERT span model over strided windows of each context.
 
 The data is read and checked (answers in windows included) before anything is written
 or any model built. Evaluation decodes the best span over all windows of each
-validation question and scores it as the official SQuAD script does.
+validation question with the export's graph functions (`serving`, through
+`predictor.TracedQa`) and scores it as the official SQuAD script does.
 """
 
 import numpy as np
@@ -18,12 +19,11 @@ from tfllm.errors import ConfigError, DataError
 from tfllm.models import bert_backbone as bert
 from tfllm.models import encoder
 from tfllm.tasks import base
-from tfllm.tasks.span_qa import decoding
 from tfllm.tasks.span_qa import examples as qa_examples
 from tfllm.tasks.span_qa import head as span_head
 from tfllm.tasks.span_qa import metric
 from tfllm.tasks.span_qa import serving
-from tfllm.tasks.span_qa.predictor import SpanQA
+from tfllm.tasks.span_qa.predictor import SpanQA, TracedQa
 from tfllm.training import optimizers
 from tfllm.training import run
 
@@ -147,8 +147,11 @@ class SpanQaTask(base.Task):
         )
 
     def evaluate(self, model, prepared, datasets):
-        data, _, validation_windows = prepared.data
-        answers = decoding.decode(model, validation_windows, data.validation, prepared.config)
+        config, data = prepared.config, prepared.data[0]
+        # The export's graph functions, as SpanQA.evaluate runs them; the labelled windows
+        # (datasets.validation) are for the loss and accuracy only.
+        tokenizer = tokenizer_lib.build_tokenizer(prepared.tokenizer, config.tokenizer.lowercase)
+        answers = TracedQa(model, tokenizer, config.data).answers(data.validation)
         return metric.evaluation_report(data.validation, answers, "validation")
 
     def load(self, workdir):

@@ -1,4 +1,8 @@
-"""Extractive QA features for a BERT encoder: windows over long contexts, with character offsets.
+"""Extractive QA training features for a BERT encoder: labelled windows over long contexts,
+with character offsets.
+
+Prediction and evaluation lay the same windows in the graph (`serving.windows`, over
+`serving.GraphOffsetTokenizer`); the export tests check the two agree.
 
 Each window is `[CLS] question [SEP] context-window [SEP] [PAD]...`, fixed at
 `sequence_length` tokens (segment 0 up to the first [SEP], 1 after it, as in
