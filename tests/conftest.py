@@ -12,7 +12,8 @@ import pytest
 
 import tfllm
 from tests import helpers
-from tfllm.configs import bert_tagger
+from tfllm.configs import bert_qa, bert_tagger
+from tfllm.tasks.span_qa import toy_data as toy_qa
 from tfllm.tasks.tagging import toy_data as toy_tagging
 
 
@@ -69,4 +70,18 @@ def tagger_run(tmp_path_factory):
     report = tfllm.train(config, workdir)
     before = helpers.fingerprint(workdir)
     yield workdir, report
+    assert_unchanged(workdir, before)
+
+
+@pytest.fixture(scope="session")
+def qa_run(tmp_path_factory):
+    """(workdir, report, SQuAD file): the `:smoke` span QA model trained on toy_data's 300
+    contexts (a fifth of the questions unanswerable, seed 0), through the Python API."""
+    directory = tmp_path_factory.mktemp("qa")
+    config = bert_qa.get_config("smoke")
+    config.data.train = toy_qa.write_squad(directory / "toy.json", 300, seed=0, unanswerable=0.2)
+    workdir = str(directory / "run")
+    report = tfllm.train(config, workdir)
+    before = helpers.fingerprint(workdir)
+    yield workdir, report, config.data.train
     assert_unchanged(workdir, before)

@@ -14,10 +14,8 @@ import tensorflow as tf
 
 import tfllm
 from tests.helpers import export_with_cli, saved_model_cli
-from tfllm.configs import bert_qa
 from tfllm.tasks.span_qa import examples as qa_examples
 from tfllm.tasks.span_qa import windows as qa_windows
-from tfllm.tasks.span_qa import toy_data as toy_qa
 from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.tasks.span_qa.squad import QaExample
 from tfllm.serving import describe, warmup, writer
@@ -57,18 +55,15 @@ def serve_in_fresh_process(version_dir, batches):
 
 
 @pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    return toy_qa.write_squad(tmp_path_factory.mktemp("toy_qa") / "toy.json", 300, seed=0,
-                              unanswerable=0.2)
+def toy(qa_run):
+    """The SQuAD file the shared QA run (tests/conftest.py) trained on."""
+    return qa_run[2]
 
 
 @pytest.fixture(scope="module")
-def run(toy, tmp_path_factory):
-    config = bert_qa.get_config("smoke")
-    config.data.train = toy
-    workdir = str(tmp_path_factory.mktemp("qa_export") / "run")
-    tfllm.train(config, workdir)
-    return workdir
+def run(qa_run):
+    """The shared QA run's work directory; read, never written."""
+    return qa_run[0]
 
 
 @pytest.fixture(scope="module")

@@ -38,11 +38,9 @@ def qa_config(train, **data):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("qa")
-    train = toy_qa.write_squad(directory / "toy.json", 300, seed=0, unanswerable=0.2)
-    workdir = str(directory / "run")
-    return workdir, tfllm.train(qa_config(train), workdir)
+def run(qa_run):
+    """(workdir, report) of the shared QA run (tests/conftest.py); read, never written."""
+    return qa_run[:2]
 
 
 def test_run_writes_the_work_directory_and_learns_to_answer(run):
@@ -203,7 +201,7 @@ def test_loss_metric_and_model_round_trip_their_config():
 
 
 @pytest.mark.slow
-def test_cli_evaluates_and_predicts_a_qa_run(run):
+def test_cli_evaluates_and_predicts_a_qa_run(run, tmp_path):
     tfllm_bin = os.path.join(os.path.dirname(sys.executable), "tfllm")
 
     def cli(*args):
@@ -213,7 +211,8 @@ def test_cli_evaluates_and_predicts_a_qa_run(run):
     missing = cli("train", "--config=configs/bert_qa.py:smoke")
     assert missing.returncode == 2
     assert "tfllm train: error: --config.data.train: got ''" in missing.stderr
-    evaluated = cli("evaluate", f"--workdir={run[0]}")
+    copy = helpers.copy_run(run[0], tmp_path / "run")  # evaluate rewrites its eval.json
+    evaluated = cli("evaluate", f"--workdir={copy}")
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     assert re.search(r"validation: exact match \d+\.\d+  F1 \d+\.\d+", evaluated.stdout)
     predicted = cli("predict", f"--workdir={run[0]}", "--question=Where was Zoë Nguyễn born?",
