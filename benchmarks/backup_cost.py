@@ -25,7 +25,7 @@ from tfllm.tasks.language_model import task as lm_loop
 from tfllm.tasks.classification import task as classification
 from tfllm.models import encoder
 from tfllm.training import run
-from tfllm.training import token_loss
+from tfllm.training import compiling
 
 
 def classifier(config, steps):
@@ -44,7 +44,7 @@ def language_model(config, steps):
     vocabulary = config.tokenizer.vocabulary_size
     config = lm_loop.resolve(config, vocabulary, pairs=False)
     model, _ = lm_loop.build_model(config, vocabulary)
-    token_loss.compile_token_model(model, config, steps_per_epoch=100)
+    compiling.compile_token_model(model, config, steps_per_epoch=100)
     rng = np.random.default_rng(0)
     n, length = steps * config.data.batch_size, config.data.max_seq_length
     x = {"token_ids": rng.integers(0, vocabulary, (n, length)).astype(np.int32),

@@ -15,7 +15,7 @@ from tfllm.errors import DataError
 from tfllm.generation.sampling import GenerationError
 from tfllm.models import gpt_backbone as gpt
 from tfllm.tasks.language_model import task as lm_loop
-from tfllm.training import token_loss
+from tfllm.training import compiling
 
 
 @pytest.fixture
@@ -122,7 +122,7 @@ def test_prompt_tokens_carry_no_loss():
     model = gpt.build_causal_lm({"vocabulary_size": tokenizer.vocabulary_size(), "num_layers": 1,
                                  "num_heads": 2, "hidden_dim": 8, "intermediate_dim": 16,
                                  "dropout": 0.0, "max_sequence_length": 8})
-    token_loss.compile_token_model(model, config, steps_per_epoch=1)
+    compiling.compile_token_model(model, config, steps_per_epoch=1)
 
     def loss(targets):
         features = {"token_ids": blocks["token_ids"], "padding_mask": blocks["padding_mask"]}

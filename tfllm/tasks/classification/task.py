@@ -12,7 +12,6 @@ from tfllm.data import labels as labels_lib
 from tfllm.data import pipeline
 from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.errors import DataError
-from tfllm.models import bert_backbone as bert
 from tfllm.models import encoder
 from tfllm.tasks import base
 from tfllm.tasks.classification import head as heads
@@ -20,7 +19,7 @@ from tfllm.tasks.classification import report as classification
 from tfllm.tasks.classification import serving
 from tfllm.tasks.classification.pipeline import TextClassificationPipeline
 from tfllm.tasks.classification.predictor import TextClassifier
-from tfllm.training import optimizers
+from tfllm.training import compiling
 from tfllm.training import run
 from tfllm.workdir import finished_run
 
@@ -92,14 +91,11 @@ class ClassificationTask(base.Task):
                      prepared.checkpoint)
 
     def compile_model(self, model, config, steps_per_epoch):
-        bert.add_l2(model, config.train.l2)
-        model.compile(
-            optimizer=optimizers.build_optimizer(config.train, steps_per_epoch),
+        compiling.compile_encoder_model(
+            model, config, steps_per_epoch,
             loss=keras.losses.CategoricalCrossentropy(
                 from_logits=True, label_smoothing=config.train.label_smoothing),
-            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-            jit_compile=config.runtime.jit_compile,
-        )
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
 
     def evaluate(self, model, prepared, datasets):
         y_true, probabilities = predict_probabilities(model, datasets.validation)

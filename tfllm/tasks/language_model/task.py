@@ -24,7 +24,7 @@ from tfllm.tasks.language_model.pipeline import TextGenerationPipeline
 from tfllm.tasks.language_model.predictor import LanguageModel
 from tfllm.training import precision
 from tfllm.training import run
-from tfllm.training import token_loss
+from tfllm.training import compiling
 from tfllm.workdir import Paths, finished_run
 
 
@@ -183,7 +183,7 @@ class LanguageModelTask(base.Task):
                            prepared.checkpoint)
 
     def compile_model(self, model, config, steps_per_epoch):
-        token_loss.compile_token_model(model, config, steps_per_epoch)
+        compiling.compile_token_model(model, config, steps_per_epoch)
 
     def evaluate(self, model, prepared, datasets):
         report = lm_eval.perplexity_report(model, datasets.validation, "validation")

@@ -29,7 +29,7 @@ from tfllm.tasks.seq2seq.pipeline import Text2TextGenerationPipeline
 from tfllm.tasks.seq2seq.predictor import Seq2Seq
 from tfllm.training import precision
 from tfllm.training import run
-from tfllm.training import token_loss
+from tfllm.training import compiling
 
 SEQ2SEQ_SUFFIXES = (".tsv", ".csv", ".jsonl", ".json")
 SEQ2SEQ_ARCHITECTURES = ("bart", "gpt")
@@ -210,7 +210,7 @@ class Seq2SeqTask(base.Task):
         return bart.build_seq2seq_lm(kwargs), None
 
     def compile_model(self, model, config, steps_per_epoch):
-        token_loss.compile_token_model(model, config, steps_per_epoch)
+        compiling.compile_token_model(model, config, steps_per_epoch)
 
     def evaluate(self, model, prepared, datasets):
         train_packed, val_packed = datasets.extra

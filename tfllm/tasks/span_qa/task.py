@@ -16,7 +16,6 @@ from tfllm.data import examples as examples_lib
 from tfllm.data import pipeline
 from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.errors import ConfigError, DataError
-from tfllm.models import bert_backbone as bert
 from tfllm.models import encoder
 from tfllm.tasks import base
 from tfllm.tasks.span_qa import examples as qa_examples
@@ -24,7 +23,7 @@ from tfllm.tasks.span_qa import head as span_head
 from tfllm.tasks.span_qa import metric
 from tfllm.tasks.span_qa import serving
 from tfllm.tasks.span_qa.predictor import SpanQA, TracedQa
-from tfllm.training import optimizers
+from tfllm.training import compiling
 from tfllm.training import run
 
 # Checked first (there is no default corpus); its text is read as written (answers are cut
@@ -138,13 +137,8 @@ class SpanQaTask(base.Task):
                                  backbone, config.model.head_dropout))
 
     def compile_model(self, model, config, steps_per_epoch):
-        bert.add_l2(model, config.train.l2)
-        model.compile(
-            optimizer=optimizers.build_optimizer(config.train, steps_per_epoch),
-            loss=span_head.SpanLoss(),
-            metrics=[span_head.SpanAccuracy(name="accuracy")],
-            jit_compile=config.runtime.jit_compile,
-        )
+        compiling.compile_encoder_model(model, config, steps_per_epoch, loss=span_head.SpanLoss(),
+                                        metrics=[span_head.SpanAccuracy(name="accuracy")])
 
     def evaluate(self, model, prepared, datasets):
         config, data = prepared.config, prepared.data[0]

@@ -14,7 +14,6 @@ from tfllm.data import examples as examples_lib
 from tfllm.data import labels as labels_lib
 from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.errors import DataError
-from tfllm.models import bert_backbone as bert
 from tfllm.models import encoder
 from tfllm.tasks import base
 from tfllm.tasks.tagging import examples as tagged_examples
@@ -24,7 +23,7 @@ from tfllm.tasks.tagging import report as tagging_report
 from tfllm.tasks.tagging import serving
 from tfllm.tasks.tagging.alignment import IGNORE_LABEL, TagAligner
 from tfllm.tasks.tagging.predictor import Tagger
-from tfllm.training import optimizers
+from tfllm.training import compiling
 from tfllm.training import run
 
 TAG_SCHEMES = ("BIO", "BIOES")
@@ -120,14 +119,11 @@ class TaggingTask(base.Task):
                                  backbone, len(prepared.data.tags), config.model.head_dropout))
 
     def compile_model(self, model, config, steps_per_epoch):
-        bert.add_l2(model, config.train.l2)
-        model.compile(
-            optimizer=optimizers.build_optimizer(config.train, steps_per_epoch),
+        compiling.compile_encoder_model(
+            model, config, steps_per_epoch,
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True,
                                                             ignore_class=IGNORE_LABEL),
-            metrics=[token_head.MaskedTokenAccuracy(name="accuracy")],
-            jit_compile=config.runtime.jit_compile,
-        )
+            metrics=[token_head.MaskedTokenAccuracy(name="accuracy")])
 
     def evaluate(self, model, prepared, datasets):
         examples = prepared.data
