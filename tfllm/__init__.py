@@ -8,6 +8,10 @@ Python API:
                                      Seq2Seq (generate, evaluate)
     tfllm.pipeline(task, model=workdir) -> Hugging Face-style callable
     tfllm.export(workdir, export_dir[, version]) -> the TF Serving version directory written
+
+Keras-native: tfllm.models.bert(...) / tfllm.models.gpt(...) build backbones from sizes or
+checkpoints, tfllm.tasks.classification.preprocessor.TextClassifierPreprocessor is the raw
+text -> features layer (docs/python_api.md).
 """
 
 import os
@@ -27,6 +31,7 @@ from tfllm.training import schedules  # noqa: E402,F401
 # Every task, and so every task's saved layers, losses and metrics (the tagger's metric,
 # span QA's loss and metric).
 from tfllm.tasks import registry  # noqa: E402,F401
+from tfllm.tasks.classification import preprocessor  # noqa: E402,F401  (its Keras layer)
 
 __version__ = "0.1.0"
 

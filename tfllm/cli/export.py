@@ -1,4 +1,5 @@
-"""`tfllm export`: write a finished run as a TF Serving model version, and say how to serve it."""
+"""`tfllm export`: write a finished run, or a Keras model taking raw strings, as a TF Serving
+model version, and say how to serve it."""
 
 import os
 
@@ -6,7 +7,10 @@ from absl import flags
 
 from tfllm.cli import app
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "Work directory of a finished run.", required=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Work directory of a finished run.")
+_MODEL = flags.DEFINE_string(
+    "model", None, "A .keras file of a Keras model from raw strings to class probabilities "
+    "(say tfllm.tasks.classification.keras_flow.text_classifier); instead of --workdir.")
 _EXPORT_DIR = flags.DEFINE_string(
     "export_dir", None, "TF Serving model directory; the version goes in EXPORT_DIR/N/.",
     required=True)
@@ -14,6 +18,39 @@ _VERSION = flags.DEFINE_integer("version", None, "Version number; default: the n
 _ADAPTERS = flags.DEFINE_string(
     "adapters", None, "A LoRA run's adapter file (e.g. checkpoints/ckpt-0003.adapters.npz) to "
     "export merged into the run's base model; default: the run's model.keras (already merged).")
+_LABELS = flags.DEFINE_string(
+    "labels", None, "With --model: comma-separated class names in class-id order (the "
+    "export then also returns `label`); default: ids only.")
+
+
+def parse_labels(value):
+    """The --labels names, in order; TfllmError on an empty or repeated name."""
+    labels = [label.strip() for label in value.split(",")]
+    if not all(labels):
+        raise app.TfllmError(f"--labels: expected comma-separated class names, got {value!r}")
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise app.TfllmError(f"--labels: {repeated[0]!r} appears more than once")
+    return labels
+
+
+def export_model(path, export_dir, version, labels):
+    """`tfllm export --model=...`: loads the .keras file (tfllm is imported, so its layers and
+    keras-hub's are known) and writes it; returns the version directory."""
+    from tfllm.serving import keras_model  # pylint: disable=import-outside-toplevel
+
+    if not path.endswith(".keras") or not os.path.isfile(path):
+        raise app.TfllmError(f"--model: {path} is not a .keras file")
+    model = keras_model.load(path)
+    try:
+        keras_model.check_model(model)
+    except app.TfllmError as error:
+        raise app.TfllmError(f"--model: {error}") from error
+    classes = model.outputs[0].shape[-1]
+    if labels is not None and len(labels) != classes:
+        raise app.TfllmError(f"--labels: {len(labels)} names, but {path} gives {classes} "
+                             "probabilities per text")
+    return keras_model.export(model, export_dir, version=version, labels=labels)
 
 
 def main(argv):
@@ -21,8 +58,19 @@ def main(argv):
 
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-    version_dir = writer.export(_WORKDIR.value, _EXPORT_DIR.value, version=_VERSION.value,
-                                adapters=_ADAPTERS.value)
+    if (_WORKDIR.value is None) == (_MODEL.value is None):
+        raise app.TfllmError("give exactly one of --workdir (a finished run) or --model "
+                             "(a .keras file)")
+    if _MODEL.value is not None:
+        if _ADAPTERS.value is not None:
+            raise app.TfllmError("--adapters: only with --workdir (a LoRA run)")
+        labels = parse_labels(_LABELS.value) if _LABELS.value is not None else None
+        version_dir = export_model(_MODEL.value, _EXPORT_DIR.value, _VERSION.value, labels)
+    else:
+        if _LABELS.value is not None:
+            raise app.TfllmError("--labels: only with --model (a run exports its own labels)")
+        version_dir = writer.export(_WORKDIR.value, _EXPORT_DIR.value, version=_VERSION.value,
+                                    adapters=_ADAPTERS.value)
     signatures = tf.saved_model.load(version_dir).signatures  # loaded once, described twice
     model_name = os.path.basename(os.path.normpath(_EXPORT_DIR.value))
     print(f"exported {version_dir}")

@@ -9,7 +9,8 @@ COMMANDS = {
     "evaluate": "Evaluate a finished run on its validation split or a data file.",
     "predict": "Predict labels for texts with a finished run.",
     "generate": "Continue prompts with a finished language-model run.",
-    "export": "Write a finished run as a TF Serving SavedModel version.",
+    "export": "Write a finished run, or a .keras model taking raw strings, as a TF Serving "
+              "SavedModel version.",
     "explain": "Show which tokens drove a classifier's prediction (integrated gradients).",
     "probe-bias": "Swap paired terms (he/she, names) in texts and report prediction flips.",
 }

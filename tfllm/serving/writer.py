@@ -53,20 +53,31 @@ def export(workdir, export_dir, version=None, adapters=None):
     if adapters is not None:
         loaded.model = with_adapters(workdir, adapters)
     module, requests = task.export_parts(loaded)
+    return write_version(module, requests, export_dir, version)
+
+
+def write_version(module, requests, export_dir, version=None):
+    """Saves `module` (a tf.Module with `signatures()`) and its warmup `requests` as version
+    `version` (default: the next free one) under `export_dir`, holding the directory's
+    lock; returns the version directory. It appears only complete: staged in a sibling,
+    then renamed."""
     with locking.locked(export_dir, "this export"):
         version = next_version(export_dir) if version is None else int(version)
         target = check_free(export_dir, version)
         staging = tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir)
+        os.chmod(staging, 0o755)  # mkdtemp's 0700 would hide it from a server of another user
         try:
             with core_ops.without_xla_ops():  # TF Serving runs no XLA by default
                 tf.saved_model.save(module, staging, signatures=module.signatures())
             write_warmup_requests(staging, requests)
             os.rename(staging, target)
+        except OSError as error:  # a full disk, a quota, a directory gone
+            raise TfllmError(f"{target}: the export could not be written "
+                             f"({error.strerror or error}); nothing was left behind") from error
         finally:
             if os.path.exists(staging):
                 shutil.rmtree(staging)
     return target
-
 
 def with_adapters(workdir, adapters):
     """The base model of the run in `workdir` (`Task.base_model`) with the LoRA adapter file

@@ -117,9 +117,14 @@ def test_failed_export_leaves_no_partial_version(run, tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(writer.tf.saved_model, "save", fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(TfllmError, match=r"export/1: the export could not be written \(disk "
+                                         r"full\); nothing was left behind"):
         writer.export(run, export_dir)
-    assert os.listdir(export_dir) == []
+    assert not os.path.exists(export_dir)  # made for the export, removed with nothing in it
+    os.makedirs(export_dir)
+    with pytest.raises(TfllmError, match="disk full"):
+        writer.export(run, export_dir)
+    assert os.listdir(export_dir) == []  # a directory that was there stays, empty
 
 
 @pytest.mark.slow
