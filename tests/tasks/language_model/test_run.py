@@ -14,7 +14,6 @@ from tfllm.data.records import Record
 from tfllm.errors import DataError
 from tfllm.generation.sampling import GenerationError
 from tfllm.models import gpt_backbone as gpt
-from tfllm.tasks.language_model import task as lm_loop
 from tfllm.training import compiling
 
 
