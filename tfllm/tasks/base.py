@@ -70,6 +70,9 @@ class Task:
         pipelines: Hugging Face pipeline name -> class wrapping the predictor.
         generates: its runs write text (`tfllm evaluate --generate` scores it).
         evaluate_flags, try_command: what `tfllm train` suggests next.
+        predictor: the class `load` builds from a work directory.
+        export_parts: predictor -> (tf.Module with a `signatures()` method, warmup
+            requests): what `tfllm export` saves.
     """
 
     name = ""
@@ -81,6 +84,10 @@ class Task:
     generates = False
     evaluate_flags = ""
     try_command = ""
+    # A finished run: the class of its in-process predictor (built from the work directory)
+    # and the function (predictor) -> (serving module, warmup requests) of its export.
+    predictor = None
+    export_parts = None
 
     # -- training ------------------------------------------------------------------------
     def check_config(self, config):
@@ -116,11 +123,7 @@ class Task:
     # -- a finished run ------------------------------------------------------------------
     def load(self, workdir):
         """The in-process predictor of the finished run in `workdir`."""
-        raise NotImplementedError
-
-    def export_parts(self, predictor):
-        """(tf.Module with a `signatures()` method, warmup requests) for the SavedModel."""
-        raise NotImplementedError
+        return self.predictor(workdir)  # pylint: disable=not-callable
 
     def base_model(self, workdir):
         """The model the run in `workdir` started from, without LoRA (for --adapters)."""

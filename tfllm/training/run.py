@@ -20,6 +20,9 @@ import tensorflow as tf
 from tfllm import atomic
 from tfllm import config as config_lib
 from tfllm import locking
+from tfllm.data import bpe
+from tfllm.data import labels as labels_lib
+from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.errors import TfllmError
 from tfllm.models import lora
 from tfllm.models import lora_files
@@ -96,6 +99,21 @@ def report_import(report, paths):
 def write_json(path, value):
     with open(path, "w", encoding="utf-8") as f:
         json.dump(value, f, indent=2)
+
+
+def save_prepared(paths, config, data_report, vocabulary, merges=None, labels=None):
+    """Writes what every task's `prepare` writes once all its checks have passed: the
+    tokenizer (a WordPiece vocab.txt, or with `merges` a byte-level BPE's vocab.json and
+    merges.txt), the labels (if any), config.json and data_report.json."""
+    paths.make_dirs()
+    if merges is None:
+        tokenizer_lib.save_vocabulary(vocabulary, paths.vocabulary)
+    else:
+        bpe.save(vocabulary, merges, paths.tokenizer)
+    if labels is not None:
+        labels_lib.save_labels(labels, paths.labels)
+    config_lib.save(config, paths.config)
+    write_json(paths.data_report, data_report)
 
 
 def check_resumable(paths):

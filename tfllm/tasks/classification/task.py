@@ -12,6 +12,7 @@ from tfllm.data import labels as labels_lib
 from tfllm.data import pipeline
 from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.errors import DataError
+from tfllm.evaluation import tables
 from tfllm.models import encoder
 from tfllm.tasks import base
 from tfllm.tasks.classification import head as heads
@@ -43,6 +44,9 @@ class ClassificationTask(base.Task):
     pipelines = {"text-classification": TextClassificationPipeline}
     try_command = "tfllm predict --workdir={workdir} --text='What is AI?'"
 
+    predictor = TextClassifier
+    export_parts = staticmethod(serving.export_parts)
+
     def check_config(self, config):
         config_lib.check_common(config)
         config_lib.check_all(config, CHECKS)
@@ -59,11 +63,7 @@ class ClassificationTask(base.Task):
         vocabulary = encoder.choose_vocabulary(config, paths, checkpoint,
                                                lambda: training_texts(examples, config))
         resolved = encoder.resolve(config, len(vocabulary), checkpoint)
-        paths.make_dirs()
-        tokenizer_lib.save_vocabulary(vocabulary, paths.vocabulary)
-        labels_lib.save_labels(examples.labels, paths.labels)
-        config_lib.save(resolved, paths.config)
-        run.write_json(paths.data_report, examples.report)
+        run.save_prepared(paths, resolved, examples.report, vocabulary, labels=examples.labels)
         return base.Prepared(resolved, examples, vocabulary, checkpoint)
 
     def datasets(self, prepared):
@@ -102,12 +102,6 @@ class ClassificationTask(base.Task):
         return classification.evaluation_report(y_true, probabilities, prepared.data.labels,
                                                 "validation")
 
-    def load(self, workdir):
-        return TextClassifier(workdir)
-
-    def export_parts(self, predictor):
-        return serving.export_parts(predictor)
-
     def base_model(self, workdir):
         """The encoder `model.init_from` names under a new, random head (as the run built
         it before training). A LoRA run's adapter files hold the trained head too."""
@@ -129,11 +123,7 @@ class ClassificationTask(base.Task):
               f"{report['macro_f1']:.4f}  micro-F1 {report['micro_f1']:.4f}  ECE "
               f"{report['ece']:.4f}  on {report['examples']} examples (majority baseline "
               f"{report['majority_baseline']:.4f})")
-        width = max(len(label) for label in report["labels"] + ["label"])
-        print(f"{'label':<{width}}  precision  recall     f1  support")
-        for label, row in report["per_label"].items():
-            print(f"{label:<{width}}  {row['precision']:9.3f}  {row['recall']:6.3f}  "
-                  f"{row['f1']:5.3f}  {row['support']:7d}")
+        tables.print_scores("label", report["per_label"])
 
     def predict_records(self, predictor, request):
         texts, pairs = request.text_inputs(predictor)

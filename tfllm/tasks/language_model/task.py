@@ -124,6 +124,9 @@ class LanguageModelTask(base.Task):
     try_command = "tfllm generate --workdir={workdir} --prompt='What is AI?'"
     generates = True
 
+    predictor = LanguageModel
+    export_parts = staticmethod(serving.export_parts)
+
     def check_config(self, config):
         config_lib.check_common(config)
         config_lib.check_all(config, CHECKS)
@@ -144,10 +147,7 @@ class LanguageModelTask(base.Task):
         checkpoint = read_checkpoint(config)
         vocabulary, merges = tokenizer_files_for(config, examples, paths, checkpoint)
         resolved = resolve(config, len(vocabulary), examples.pairs, checkpoint)
-        paths.make_dirs()
-        bpe.save(vocabulary, merges, paths.tokenizer)
-        config_lib.save(resolved, paths.config)
-        run.write_json(paths.data_report, examples.report)
+        run.save_prepared(paths, resolved, examples.report, vocabulary, merges)
         return base.Prepared(resolved, examples, bpe.build_tokenizer(vocabulary, merges),
                              checkpoint)
 
@@ -195,12 +195,6 @@ class LanguageModelTask(base.Task):
             trained_on, prepared.tokenizer.vocabulary_size(), val_blocks["targets"],
             val_blocks["weights"])
         return report
-
-    def load(self, workdir):
-        return LanguageModel(workdir)
-
-    def export_parts(self, predictor):
-        return serving.export_parts(predictor)
 
     def base_model(self, workdir):
         """The decoder `model.init_from` names (or the run's random initialisation, from its

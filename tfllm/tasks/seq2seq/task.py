@@ -128,6 +128,9 @@ class Seq2SeqTask(base.Task):
     generates = True
     evaluate_flags = " --generate"
 
+    predictor = Seq2Seq
+    export_parts = staticmethod(serving.export_parts)
+
     def check_config(self, config):
         config_lib.check_common(config, first=CHECKS[:1])
         config_lib.check_all(config, CHECKS[1:])
@@ -179,10 +182,7 @@ class Seq2SeqTask(base.Task):
                 f"{config.data.train}: {len(train.records)} training pairs is less than one "
                 f"batch (--config.data.batch_size={config.data.batch_size})")
         resolved = resolve(config)
-        paths.make_dirs()
-        bpe.save(vocabulary, merges, paths.tokenizer)
-        config_lib.save(resolved, paths.config)
-        run.write_json(paths.data_report, report)
+        run.save_prepared(paths, resolved, report, vocabulary, merges)
         return base.Prepared(resolved, (train, validation), tokenizer, paths=paths)
 
     def datasets(self, prepared):
@@ -222,12 +222,6 @@ class Seq2SeqTask(base.Task):
         report["generation"] = Seq2Seq(prepared.paths.root, model=model).score(
             prepared.data[1].records)
         return report
-
-    def load(self, workdir):
-        return Seq2Seq(workdir)
-
-    def export_parts(self, predictor):
-        return serving.export_parts(predictor)
 
     def summary(self, report):
         scores = report["generation"]

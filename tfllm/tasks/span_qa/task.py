@@ -89,6 +89,9 @@ class SpanQaTask(base.Task):
     name = "span_qa"
     head = ("span_logits",)  # the new per-token layer: trained in full under LoRA
 
+    predictor = SpanQA
+    export_parts = staticmethod(serving.export_parts)
+
     def check_config(self, config):
         config_lib.check_common(config, first=FIRST_CHECKS, skip=("data.cleaning.",))
         check_windows(config.data)
@@ -108,10 +111,7 @@ class SpanQaTask(base.Task):
             raise DataError(
                 f"{config.data.train}: {len(train_windows.token_ids)} training windows is "
                 f"less than one batch (--config.data.batch_size={config.data.batch_size})")
-        paths.make_dirs()
-        tokenizer_lib.save_vocabulary(vocabulary, paths.vocabulary)
-        config_lib.save(resolved, paths.config)
-        run.write_json(paths.data_report, data.report)
+        run.save_prepared(paths, resolved, data.report, vocabulary)
         return base.Prepared(resolved, (data, train_windows, validation_windows), vocabulary,
                              checkpoint)
 
@@ -147,12 +147,6 @@ class SpanQaTask(base.Task):
         tokenizer = tokenizer_lib.build_tokenizer(prepared.tokenizer, config.tokenizer.lowercase)
         answers = TracedQa(model, tokenizer, config.data).answers(data.validation)
         return metric.evaluation_report(data.validation, answers, "validation")
-
-    def load(self, workdir):
-        return SpanQA(workdir)
-
-    def export_parts(self, predictor):
-        return serving.export_parts(predictor)
 
     def summary(self, report):
         return (f"validation exact match {report['exact']:.1f}, F1 {report['f1']:.1f} on "

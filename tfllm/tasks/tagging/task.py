@@ -11,9 +11,9 @@ import tensorflow as tf
 
 from tfllm import config as config_lib
 from tfllm.data import examples as examples_lib
-from tfllm.data import labels as labels_lib
 from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.errors import DataError
+from tfllm.evaluation import tables
 from tfllm.models import encoder
 from tfllm.tasks import base
 from tfllm.tasks.tagging import examples as tagged_examples
@@ -66,6 +66,9 @@ class TaggingTask(base.Task):
     name = "tagging"
     head = ("tag_logits",)  # the new per-token layer: trained in full under LoRA
 
+    predictor = Tagger
+    export_parts = staticmethod(serving.export_parts)
+
     def check_config(self, config):
         config_lib.check_common(config, first=FIRST_CHECKS)
         config_lib.check_encoder_run(config)
@@ -86,11 +89,7 @@ class TaggingTask(base.Task):
             raise DataError(
                 f"{config.data.train}: {len(examples.train)} training sentences is less than "
                 f"one batch (--config.data.batch_size={config.data.batch_size})")
-        paths.make_dirs()
-        tokenizer_lib.save_vocabulary(vocabulary, paths.vocabulary)
-        labels_lib.save_labels(examples.tags, paths.labels)
-        config_lib.save(resolved, paths.config)
-        run.write_json(paths.data_report, examples.report)
+        run.save_prepared(paths, resolved, examples.report, vocabulary, labels=examples.tags)
         return base.Prepared(resolved, examples, vocabulary, checkpoint)
 
     def datasets(self, prepared):
@@ -130,12 +129,6 @@ class TaggingTask(base.Task):
         predicted = tagged_pipeline.predict_tags(model, datasets.extra, examples.tags)
         return tagging_report.evaluation_report(examples.validation, predicted, "validation")
 
-    def load(self, workdir):
-        return Tagger(workdir)
-
-    def export_parts(self, predictor):
-        return serving.export_parts(predictor)
-
     def summary(self, report):
         return (f"validation entity F1 {report['f1']:.3f} (precision {report['precision']:.3f}, "
                 f"recall {report['recall']:.3f}) on {report['support']} entities in "
@@ -151,11 +144,7 @@ class TaggingTask(base.Task):
               f"{report['precision']:.4f}  recall {report['recall']:.4f}  macro-F1 "
               f"{report['macro_f1']:.4f}  tag accuracy {report['accuracy']:.4f}  on "
               f"{report['sentences']} sentences, {report['support']} entities")
-        width = max(len(name) for name in list(report["per_type"]) + ["entity"])
-        print(f"{'entity':<{width}}  precision  recall     f1  support")
-        for name, row in report["per_type"].items():
-            print(f"{name:<{width}}  {row['precision']:9.3f}  {row['recall']:6.3f}  "
-                  f"{row['f1']:5.3f}  {row['support']:7d}")
+        tables.print_scores("entity", report["per_type"])
 
     def predict_records(self, predictor, request):
         texts, pairs = request.text_inputs(predictor)
