@@ -3,8 +3,6 @@
 import json
 import os
 import re
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -21,7 +19,6 @@ from tfllm.errors import ConfigError, DataError, TfllmError
 from tfllm.generation.sampling import GenerationError
 from tfllm.tasks.seq2seq.predictor import Seq2Seq
 
-REPO = helpers.REPO
 TRANSLATION_PAIRS = 48
 
 
@@ -236,26 +233,20 @@ def test_the_gpt_route_is_the_language_model_pairs_run(tmp_path):
 
 @pytest.mark.slow
 def test_cli_predicts_generates_and_evaluates_a_seq2seq_run(run, tmp_path):
-    tfllm_bin = os.path.join(os.path.dirname(sys.executable), "tfllm")
     workdir, train, _ = run
     source, target = toy_seq2seq.translation_pairs(1)[0]
-
-    def cli(*args):
-        result = subprocess.run([tfllm_bin, *args], capture_output=True, text=True, timeout=300,
-                                check=False, cwd=REPO)
-        assert result.returncode == 0, result.stderr[-3000:]
-        return result.stdout
-
-    missing = subprocess.run([tfllm_bin, "train", "--config=configs/seq2seq.py:translation_smoke"],
-                             capture_output=True, text=True, timeout=300, check=False, cwd=REPO)
+    missing, *results = helpers.tfllm_all(
+        ("train", "--config=configs/seq2seq.py:translation_smoke"),
+        ("predict", f"--workdir={workdir}", f"--text={source}"),
+        ("generate", f"--workdir={workdir}", f"--prompt={source}", "--sampler=beam",
+         "--num_beams=2"),
+        ("evaluate", f"--workdir={workdir}", f"--data={train}", "--generate",
+         f"--output={tmp_path / 'eval.json'}"))  # the run stays as trained
     assert missing.returncode == 2
     assert "tfllm train: error: --config.data.train: got ''" in missing.stderr
-    predicted = json.loads(cli("predict", f"--workdir={workdir}", f"--text={source}")
-                           .splitlines()[-1])
-    assert predicted == {"source": source, "target": target}
-    generated = json.loads(cli("generate", f"--workdir={workdir}", f"--prompt={source}",
-                               "--sampler=beam", "--num_beams=2").splitlines()[-1])
-    assert generated == {"source": source, "generated_text": target}
-    evaluated = cli("evaluate", f"--workdir={workdir}", f"--data={train}", "--generate",
-                    f"--output={tmp_path / 'eval.json'}")  # the run stays as trained
+    for result in results:
+        assert result.returncode == 0, result.stderr[-3000:]
+    predicted, generated, evaluated = (result.stdout for result in results)
+    assert json.loads(predicted.splitlines()[-1]) == {"source": source, "target": target}
+    assert json.loads(generated.splitlines()[-1]) == {"source": source, "generated_text": target}
     assert re.search(r"bleu 1\.0000 .*exact_match 1\.0000", evaluated)

@@ -3,8 +3,6 @@
 import json
 import os
 import re
-import subprocess
-import sys
 
 import keras
 import keras_hub
@@ -23,7 +21,6 @@ from tfllm.errors import ConfigError, DataError
 from tfllm.tasks.span_qa import head as span_head
 from tfllm.tasks.span_qa.predictor import SpanQA
 
-REPO = helpers.REPO
 CONTEXT = ("😀 The old bridge was rebuilt twice . Zoë Nguyễn was born in São Paulo . "
            "That was in the year 1904 . For many years Zoë Nguyễn worked as a pilot .")
 
@@ -202,21 +199,16 @@ def test_loss_metric_and_model_round_trip_their_config():
 
 @pytest.mark.slow
 def test_cli_evaluates_and_predicts_a_qa_run(run, tmp_path):
-    tfllm_bin = os.path.join(os.path.dirname(sys.executable), "tfllm")
-
-    def cli(*args):
-        return subprocess.run([tfllm_bin, *args], capture_output=True, text=True, timeout=300,
-                              check=False, cwd=REPO)
-
-    missing = cli("train", "--config=configs/bert_qa.py:smoke")
+    copy = helpers.copy_run(run[0], tmp_path / "run")  # evaluate rewrites its eval.json
+    missing, evaluated, predicted = helpers.tfllm_all(
+        ("train", "--config=configs/bert_qa.py:smoke"),
+        ("evaluate", f"--workdir={copy}"),
+        ("predict", f"--workdir={run[0]}", "--question=Where was Zoë Nguyễn born?",
+         "--question=What did Zoë Nguyễn work as?", f"--context={CONTEXT}"))
     assert missing.returncode == 2
     assert "tfllm train: error: --config.data.train: got ''" in missing.stderr
-    copy = helpers.copy_run(run[0], tmp_path / "run")  # evaluate rewrites its eval.json
-    evaluated = cli("evaluate", f"--workdir={copy}")
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     assert re.search(r"validation: exact match \d+\.\d+  F1 \d+\.\d+", evaluated.stdout)
-    predicted = cli("predict", f"--workdir={run[0]}", "--question=Where was Zoë Nguyễn born?",
-                    "--question=What did Zoë Nguyễn work as?", f"--context={CONTEXT}")
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     lines = [json.loads(line) for line in predicted.stdout.splitlines()[-2:]]
     assert [line["answer"] for line in lines] == ["São Paulo", "pilot"]

@@ -3,8 +3,6 @@
 import json
 import os
 import re
-import subprocess
-import sys
 
 import keras
 import keras_hub
@@ -25,7 +23,6 @@ from tfllm.errors import ConfigError, DataError
 from tfllm.tasks.tagging import head as token_head
 from tfllm.tasks.tagging.predictor import Tagger
 
-REPO = helpers.REPO
 # Non-ASCII names, an astral-plane emoji (one character, four UTF-8 bytes) and punctuation
 # glued to words: every offset is checked against the Python string.
 TEXTS = ["😀 Zoë Kowalczyk flew from Łódź to New York yesterday.",
@@ -245,20 +242,15 @@ def test_metric_and_head_round_trip_their_config():
 
 @pytest.mark.slow
 def test_cli_evaluates_and_predicts_a_tagging_run(run, tmp_path):
-    tfllm_bin = os.path.join(os.path.dirname(sys.executable), "tfllm")
-
-    def cli(*args):
-        return subprocess.run([tfllm_bin, *args], capture_output=True, text=True, timeout=300,
-                              check=False, cwd=REPO)
-
-    missing = cli("train", "--config=configs/bert_tagger.py:smoke")
+    copy = helpers.copy_run(run[0], tmp_path / "run")  # evaluate rewrites its eval.json
+    missing, evaluated, predicted = helpers.tfllm_all(
+        ("train", "--config=configs/bert_tagger.py:smoke"),
+        ("evaluate", f"--workdir={copy}"),
+        ("predict", f"--workdir={run[0]}", f"--text={TEXTS[1]}"))
     assert missing.returncode == 2
     assert "tfllm train: error: --config.data.train: got ''" in missing.stderr
-    copy = helpers.copy_run(run[0], tmp_path / "run")  # evaluate rewrites its eval.json
-    evaluated = cli("evaluate", f"--workdir={copy}")
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     assert re.search(r"validation: entity F1 0\.9\d+", evaluated.stdout)
-    predicted = cli("predict", f"--workdir={run[0]}", f"--text={TEXTS[1]}")
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     line = json.loads(predicted.stdout.splitlines()[-1])
     assert line["text"] == TEXTS[1]
