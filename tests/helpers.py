@@ -157,3 +157,19 @@ def copy_run(workdir, destination):
     into its work directory; returns the copy's path as str."""
     shutil.copytree(workdir, destination)
     return str(destination)
+
+
+def kill_at_step(monkeypatch, step):
+    """Makes the next `tfllm.train` in this process raise KeyboardInterrupt("killed") after
+    optimizer step `step`, as a kill would stop it (its backups stay)."""
+    import keras  # pylint: disable=import-outside-toplevel
+    from tfllm.training import callbacks as callbacks_lib  # pylint: disable=import-outside-toplevel
+
+    class Kill(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if int(self.model.optimizer.iterations.numpy()) == step:
+                raise KeyboardInterrupt("killed")
+
+    standard = callbacks_lib.standard_callbacks
+    monkeypatch.setattr(callbacks_lib, "standard_callbacks",
+                        lambda *args, **kwargs: standard(*args, **kwargs) + [Kill()])

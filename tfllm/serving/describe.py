@@ -24,8 +24,8 @@ def signature_lines(signatures):
     return lines
 
 
-def custom_ops(version_dir):
-    """Op types in the graph that core TensorFlow lacks (the serving binary must have them)."""
+def graph_ops(version_dir):
+    """Every op type in a SavedModel's graphs and their functions."""
     saved_model = saved_model_pb2.SavedModel()
     with open(os.path.join(version_dir, "saved_model.pb"), "rb") as f:
         saved_model.ParseFromString(f.read())
@@ -34,7 +34,12 @@ def custom_ops(version_dir):
         ops.update(node.op for node in meta_graph.graph_def.node)
         for function in meta_graph.graph_def.library.function:
             ops.update(node.op for node in function.node_def)
-    return sorted(op for op in ops if not hasattr(tf.raw_ops, op))
+    return ops
+
+
+def custom_ops(version_dir):
+    """Op types in the graph that core TensorFlow lacks (the serving binary must have them)."""
+    return sorted(op for op in graph_ops(version_dir) if not hasattr(tf.raw_ops, op))
 
 
 def example_inputs(signatures):

@@ -12,9 +12,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
 
 import tfllm
+from tfllm.serving import describe
 from tests import helpers
 from tests.models import test_pretrained_lm
 from tests.tasks.classification.test_export import EDGE_CASES, serve_in_fresh_process
@@ -91,17 +91,7 @@ def test_export_serves_the_keras_probabilities_without_tfllm(flow):
     logs = warmup.read_warmup_requests(version_dir)
     assert [log.predict_log.request.model_spec.signature_name for log in logs] == [
         "serving_default"]
-    assert not [op for op in graph_ops(version_dir) if op.startswith("Xla")]
-
-
-def graph_ops(version_dir):
-    """Every op type in the SavedModel's graph and its functions."""
-    saved_model = saved_model_pb2.SavedModel()
-    with open(os.path.join(version_dir, "saved_model.pb"), "rb") as f:
-        saved_model.ParseFromString(f.read())
-    graph = saved_model.meta_graphs[0].graph_def
-    return {node.op for node in graph.node} | {
-        node.op for function in graph.library.function for node in function.node_def}
+    assert not [op for op in describe.graph_ops(version_dir) if op.startswith("Xla")]
 
 
 def features_model(path):

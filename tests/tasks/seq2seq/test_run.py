@@ -4,7 +4,6 @@ import json
 import os
 import re
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -102,16 +101,7 @@ def test_text2text_generation_pipeline(run):
 
 
 def test_a_killed_run_resumes_from_its_last_backup(tmp_path, monkeypatch, capsys):
-    from tfllm.training import callbacks as callbacks_lib  # pylint: disable=import-outside-toplevel
-
-    class Kill(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            if int(self.model.optimizer.iterations.numpy()) == 9:
-                raise KeyboardInterrupt("killed")
-
-    standard = callbacks_lib.standard_callbacks
-    monkeypatch.setattr(callbacks_lib, "standard_callbacks",
-                        lambda *args, **kwargs: standard(*args, **kwargs) + [Kill()])
+    helpers.kill_at_step(monkeypatch, 9)
     train = toy_seq2seq.write(tmp_path / "t.tsv", "translation", TRANSLATION_PAIRS)
     config = seq2seq_config("translation_smoke", train, validation=train)
     config.train.epochs, config.train.backup_every_steps = 3, 4

@@ -236,16 +236,7 @@ def test_lora_trains_only_the_adapters_and_the_span_layer(tmp_path, capsys):
 
 
 def test_a_killed_run_resumes_from_its_last_backup(tmp_path, monkeypatch, capsys):
-    from tfllm.training import callbacks as callbacks_lib  # pylint: disable=import-outside-toplevel
-
-    class Kill(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            if int(self.model.optimizer.iterations.numpy()) == 13:
-                raise KeyboardInterrupt("killed")
-
-    standard = callbacks_lib.standard_callbacks
-    monkeypatch.setattr(callbacks_lib, "standard_callbacks",
-                        lambda *args, **kwargs: standard(*args, **kwargs) + [Kill()])
+    helpers.kill_at_step(monkeypatch, 13)
     config = qa_config(toy_qa.write_squad(tmp_path / "toy.json", 60, seed=4))
     config.train.steps_per_epoch, config.train.backup_every_steps = 10, 5
     workdir = str(tmp_path / "run")

@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
 
 import tfllm
+from tfllm.serving import describe
 from tests.helpers import export_with_cli, saved_model_cli
 from tfllm.tasks.tagging import alignment as tag_alignment
 from tfllm.tasks.tagging import entities
@@ -94,14 +94,7 @@ def test_export_matches_tagger_predict_in_a_fresh_process(run, version_dir):
 
 
 def test_graph_runs_on_core_and_tensorflow_text_ops_only(version_dir):
-    saved_model = saved_model_pb2.SavedModel()
-    with open(os.path.join(version_dir, "saved_model.pb"), "rb") as f:
-        saved_model.ParseFromString(f.read())
-    ops = set()
-    for meta_graph in saved_model.meta_graphs:
-        ops.update(node.op for node in meta_graph.graph_def.node)
-        for function in meta_graph.graph_def.library.function:
-            ops.update(node.op for node in function.node_def)
+    ops = describe.graph_ops(version_dir)
     assert not {"PyFunc", "EagerPyFunc", "PyFuncStateless"} & ops
     assert not [op for op in ops if op.startswith("Xla")]
     custom = sorted(op for op in ops if not hasattr(tf.raw_ops, op))

@@ -129,16 +129,7 @@ def test_json_lines_in_bioes_with_a_validation_file(tmp_path):
 
 
 def test_a_killed_run_resumes_from_its_last_backup(tmp_path, monkeypatch, capsys):
-    from tfllm.training import callbacks as callbacks_lib  # pylint: disable=import-outside-toplevel
-
-    class Kill(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            if int(self.model.optimizer.iterations.numpy()) == 13:
-                raise KeyboardInterrupt("killed")
-
-    standard = callbacks_lib.standard_callbacks
-    monkeypatch.setattr(callbacks_lib, "standard_callbacks",
-                        lambda *args, **kwargs: standard(*args, **kwargs) + [Kill()])
+    helpers.kill_at_step(monkeypatch, 13)
     config = tagger_config(toy_tagging.write_conll(tmp_path / "toy.conll", 300, seed=4))
     config.train.backup_every_steps = 5
     workdir = str(tmp_path / "run")
