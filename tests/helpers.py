@@ -173,3 +173,15 @@ def kill_at_step(monkeypatch, step):
     standard = callbacks_lib.standard_callbacks
     monkeypatch.setattr(callbacks_lib, "standard_callbacks",
                         lambda *args, **kwargs: standard(*args, **kwargs) + [Kill()])
+
+
+def run_script(script, version_dir, requests):
+    """Runs `script` (Python source) in a fresh interpreter with `version_dir` as its argument
+    and `requests` as JSON on stdin; returns the JSON of its last output line. The export
+    tests' scripts import only tensorflow and tensorflow_text, as TF Serving would."""
+    import json  # pylint: disable=import-outside-toplevel
+    result = subprocess.run([sys.executable, "-c", script, version_dir],
+                            input=json.dumps(requests), capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])

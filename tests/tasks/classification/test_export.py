@@ -1,14 +1,12 @@
 """Exported classifiers: load with only tensorflow + tensorflow_text, match the Keras model."""
 
-import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import tfllm
+from tests import helpers
 from tests.helpers import (export_with_cli, saved_model_cli_show_and_run, smoke_config,
                            toy_topics, write_csv)
 from tfllm.errors import TfllmError
@@ -42,11 +40,7 @@ def request(texts, text_pairs=None):
 def serve_all_in_fresh_process(version_dir, *requests):
     """Calls serving_default on each `request(...)` in one fresh interpreter (one process
     start for all); returns one output per request."""
-    result = subprocess.run([sys.executable, "-c", LOAD_AND_RUN, version_dir],
-                            input=json.dumps(requests), capture_output=True, text=True,
-                            timeout=300, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.splitlines()[-1])
+    return helpers.run_script(LOAD_AND_RUN, version_dir, requests)
 
 
 def serve_in_fresh_process(version_dir, texts, text_pairs=None):

@@ -2,10 +2,7 @@
 tensorflow + tensorflow_text and match SpanQA.predict, windows of long contexts included."""
 
 import importlib.util
-import json
 import os
-import subprocess
-import sys
 
 import keras_hub
 import numpy as np
@@ -13,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import tfllm
+from tests import helpers
 from tests.helpers import export_with_cli, saved_model_cli
 from tfllm.tasks.span_qa import examples as qa_examples
 from tfllm.tasks.span_qa import windows as qa_windows
@@ -47,11 +45,7 @@ print(json.dumps(results))
 
 def serve_in_fresh_process(version_dir, batches):
     """The serving_default answers of each (questions, contexts) batch, in a fresh process."""
-    result = subprocess.run([sys.executable, "-c", LOAD_AND_RUN, version_dir],
-                            input=json.dumps(batches), capture_output=True, text=True,
-                            timeout=300, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.splitlines()[-1])
+    return helpers.run_script(LOAD_AND_RUN, version_dir, batches)
 
 
 @pytest.fixture(scope="module")

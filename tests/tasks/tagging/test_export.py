@@ -1,17 +1,15 @@
 """Exported taggers: raw text in, dense entity spans out; load with only tensorflow +
 tensorflow_text and match Tagger.predict."""
 
-import json
 import os
 import random
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import tfllm
+from tests import helpers
 from tfllm.serving import describe
 from tests.helpers import export_with_cli, saved_model_cli
 from tfllm.tasks.tagging import alignment as tag_alignment
@@ -43,11 +41,7 @@ print(json.dumps(results))
 
 def serve_in_fresh_process(version_dir, batches):
     """The serving_default outputs of each batch of texts, computed in a fresh process."""
-    result = subprocess.run([sys.executable, "-c", LOAD_AND_RUN, version_dir],
-                            input=json.dumps(batches), capture_output=True, text=True,
-                            timeout=300, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.splitlines()[-1])
+    return helpers.run_script(LOAD_AND_RUN, version_dir, batches)
 
 
 def rows(served):
