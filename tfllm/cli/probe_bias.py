@@ -1,5 +1,6 @@
 """`tfllm probe-bias`: swap paired terms (he/she, names, groups) in evaluation texts and report
-how often a classifier's prediction flips and how far its probability moves, per pair."""
+how often a classifier's prediction flips and how far its probability moves, per pair, with
+intervals; a pair is flagged only on enough texts and an interval above the threshold."""
 
 import json
 import os
@@ -11,15 +12,25 @@ from tfllm.cli import app
 _WORKDIR = flags.DEFINE_string("workdir", None, "Work directory of a finished classifier.",
                                required=True)
 _PAIRS = flags.DEFINE_string(
-    "pairs", "", "Term pairs, one per line: term<TAB>term[<TAB>group]; default: the shipped "
-    "list (gender words, first names, religion, age, nationality).")
+    "pairs", "", "Term pairs, one per line: term<TAB>term[<TAB>group] (or commas; # comments); "
+    "default: the shipped list (gender words, first names, religion, age, nationality).")
 _DATA = flags.DEFINE_string(
     "data", "", "Texts to probe (same forms as --config.data.train; labels not needed); "
     "default: the run's validation split.")
 _FLIP_THRESHOLD = flags.DEFINE_float(
-    "flip_threshold", 0.05, "Flag a pair whose share of flipped predictions exceeds this.")
+    "flip_threshold", 0.05, "Flag a pair whose flip rate's interval lies above this.",
+    lower_bound=0, upper_bound=1)
 _SHIFT_THRESHOLD = flags.DEFINE_float(
-    "shift_threshold", 0.05, "Flag a pair whose mean probability shift exceeds this.")
+    "shift_threshold", 0.05, "Flag a pair whose mean probability shift's interval lies above "
+    "this.", lower_bound=0, upper_bound=1)
+_MIN_TEXTS = flags.DEFINE_integer(
+    "min_texts", 20, "Flag only pairs with at least this many rewritten texts.", lower_bound=1)
+_CONFIDENCE = flags.DEFINE_float(
+    "confidence", 0.95, "Confidence level of the intervals (Wilson score for flip rates, "
+    "bootstrap for mean shifts), strictly between 0 and 1.")
+flags.register_validator("confidence", lambda value: 0 < value < 1,
+                         message="expected a confidence level strictly between 0 and 1, "
+                         "such as 0.95")
 _OUTPUT = flags.DEFINE_string("output", "", "Report file; default WORKDIR/bias.json.")
 
 
@@ -39,26 +50,12 @@ def main(argv):
     if not hasattr(classifier, "probabilities") or classifier.config.data.text_pair_column:
         raise app.TfllmError(f"--workdir: {_WORKDIR.value} is not a single-text classifier run")
     report = bias.probe(classifier.probabilities, _texts(classifier), pairs,
-                        _FLIP_THRESHOLD.value, _SHIFT_THRESHOLD.value)
-    overall = report["overall"]
-    print(f"{overall['swaps']} rewritten texts from {overall['texts']}: {overall['flips']} "
-          f"predictions flipped ({overall['flip_rate']:.1%}), mean probability shift "
-          f"{overall['mean_shift']:.4f}")
-    probed = sorted((row for row in report["pairs"] if row["texts"]),
-                    key=lambda row: (-row["flip_rate"], -row["mean_shift"]))
-    width = max([len(row["pair"]) for row in probed] + [4])
-    print(f"{'pair':<{width}}  texts  flips  flip rate  mean shift  max shift")
-    for row in probed:
-        mark = "  FLAGGED" if row["flagged"] else ""
-        print(f"{row['pair']:<{width}}  {row['texts']:5d}  {row['flips']:5d}  "
-              f"{row['flip_rate']:9.1%}  {row['mean_shift']:10.4f}  {row['max_shift']:9.4f}{mark}")
-    unused = [row["pair"] for row in report["pairs"] if not row["texts"]]
-    if unused:
-        print(f"no text contains: {', '.join(unused)}")
+                        _FLIP_THRESHOLD.value, _SHIFT_THRESHOLD.value, _MIN_TEXTS.value,
+                        _CONFIDENCE.value, labels=list(classifier.labels))
     output = _OUTPUT.value or os.path.join(_WORKDIR.value, "bias.json")
     with open(output, "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2)
-    print(f"flagged: {', '.join(report['flagged']) or 'none'}")
+    print("\n".join(bias.report_lines(report)))
     print(f"report: {output}")
 
 
