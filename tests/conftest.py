@@ -11,6 +11,9 @@ the next module reads.
 import pytest
 
 import tfllm
+# Tests load saved models with plain keras.saving.load_model, as a user would after this
+# import; `import tfllm` alone is light (tests/cli/test_startup.py).
+import tfllm.keras_objects  # noqa: F401  pylint: disable=unused-import
 from tests import helpers
 from tfllm.configs import bert_qa, bert_tagger
 from tfllm.tasks.span_qa import toy_data as toy_qa

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import keras
@@ -47,11 +48,24 @@ def test_a_held_directory_is_refused_with_its_holder_and_freed_by_sigkill(tmp_pa
     assert not os.path.exists(tmp_path / locking.LOCK_FILE)  # let go: the file is gone
 
 
-def test_one_process_cannot_take_its_own_lock_twice(tmp_path):
-    with locking.locked(str(tmp_path), "this run"):
-        with pytest.raises(locking.DirectoryInUse, match=f"pid {os.getpid()}"):
+def test_the_holding_thread_nests_and_another_thread_is_refused(tmp_path):
+    refused = []
+
+    def another_run():
+        try:
             with locking.locked(str(tmp_path), "another run"):
-                pass
+                refused.append(False)
+        except locking.DirectoryInUse as error:
+            refused.append(str(error))
+
+    with locking.locked(str(tmp_path), "this run"):
+        with locking.locked(str(tmp_path), "the run the command line started"):
+            thread = threading.Thread(target=another_run)
+            thread.start()
+            thread.join()
+        assert os.path.exists(tmp_path / locking.LOCK_FILE)  # the inner exit let nothing go
+    assert f"pid {os.getpid()}" in refused[0]
+    assert not os.path.exists(tmp_path / locking.LOCK_FILE)
 
 
 def test_a_directory_the_lock_made_and_nothing_filled_is_removed(tmp_path):

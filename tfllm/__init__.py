@@ -12,32 +12,37 @@ Python API:
 Keras-native: tfllm.models.bert(...) / tfllm.models.gpt(...) build backbones from sizes or
 checkpoints, tfllm.tasks.classification.preprocessor.TextClassifierPreprocessor is the raw
 text -> features layer (docs/python_api.md).
+
+`import tfllm` is light: TensorFlow is imported by the first call that needs it, so the
+command line answers `--help` or a bad flag at once. `keras.saving.load_model` reads a tfllm
+model.keras after `import tfllm.keras_objects`, which registers tfllm's Keras objects.
 """
 
+import importlib
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# What the user chose for TensorFlow's C++ log lines, if anything (the command line then
+# shows what they asked for); tfllm's own default hides info and warnings.
+USER_TF_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# Importing keras_hub registers its layers, so model.keras files load after `import tfllm`.
-import keras_hub  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
-
-# Registers tfllm's serializable Keras objects (the schedule, the pooling layer).
-from tfllm.models import pooling  # noqa: E402,F401
-from tfllm.models import llama  # noqa: E402,F401  (registers the saved Llama backbone)
-from tfllm.models import pretrained  # noqa: E402,F401
-from tfllm.training import optimizers  # noqa: E402,F401  (the saved optimizer's class)
-from tfllm.training import schedules  # noqa: E402,F401
-# Every task, and so every task's saved layers, losses and metrics (the tagger's metric,
-# span QA's loss and metric).
-from tfllm.tasks import registry  # noqa: E402,F401
-from tfllm.tasks.classification import preprocessor  # noqa: E402,F401  (its Keras layer)
-
 __version__ = "0.1.0"
+
+# Subpackages reachable as attributes after `import tfllm` (`tfllm.models.bert(...)`).
+_SUBPACKAGES = ("cli", "configs", "data", "evaluation", "generation", "keras_objects",
+                "models", "serving", "tasks", "training")
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"tfllm.{name}")
+    raise AttributeError(f"module 'tfllm' has no attribute {name!r}")
 
 
 def train(config, workdir):
     """Runs the experiment `config` describes in `workdir`; returns the validation report."""
+    from tfllm.tasks import registry  # pylint: disable=import-outside-toplevel
     return registry.task_for(config).train(config, workdir)
 
 
@@ -49,6 +54,7 @@ def import_checkpoint(config, workdir):
 
 def load(workdir):
     """Loads a finished run: the predictor of the run's task (see the module docstring)."""
+    from tfllm.tasks import registry  # pylint: disable=import-outside-toplevel
     return registry.task_for_workdir(workdir).load(workdir)
 
 

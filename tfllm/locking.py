@@ -17,6 +17,7 @@ import json
 import os
 import socket
 import sys
+import threading
 
 from tfllm.errors import TfllmError
 
@@ -38,11 +39,42 @@ def holder_line(path):
         return "another process (its lock file names no holder yet)"
 
 
+# Directories this process holds: real path -> [holding thread, depth].
+_HELD = {}
+
+
 @contextlib.contextmanager
 def locked(directory, purpose):
     """Holds `directory`'s lock (creating the directory) for the body; DirectoryInUse at
-    once if another live process holds it. `purpose` names the work in the message. A
-    directory this call created is removed again if the body left it empty."""
+    once if another live process, or another thread of this one, holds it. `purpose` names
+    the work in the message. A directory this call created is removed again if the body
+    left it empty.
+
+    In the thread that holds it the lock nests: the command line takes it before importing
+    TensorFlow (so a second run is refused in a fraction of a second) and the run it
+    starts takes it again."""
+    key = os.path.realpath(directory)
+    if key in _HELD:
+        thread, _ = _HELD[key]
+        if thread != threading.get_ident():
+            raise DirectoryInUse(f"{directory} is in use by another thread of this process "
+                                 f"(pid {os.getpid()}); choose another directory for {purpose}")
+        _HELD[key][1] += 1
+        try:
+            yield
+        finally:
+            _HELD[key][1] -= 1
+        return
+    with _locked(directory, purpose):
+        _HELD[key] = [threading.get_ident(), 1]
+        try:
+            yield
+        finally:
+            del _HELD[key]
+
+
+@contextlib.contextmanager
+def _locked(directory, purpose):
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise TfllmError(f"{directory} is a file; expected a directory for {purpose}")
     created = not os.path.exists(directory)

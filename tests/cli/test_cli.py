@@ -58,11 +58,11 @@ def test_smoke_run_writes_the_work_directory_contract(smoke_cli_run):
     resolved = json.loads((workdir / "config.json").read_text())
     assert resolved["model"]["backbone"]["hidden_dim"] == 16
     assert len((workdir / "tokenizer/labels.txt").read_text().splitlines()) == 21
-    # model.keras loads in a fresh process that imports only tfllm and keras; and a finished
+    # model.keras loads in a fresh process after `import tfllm.keras_objects`; and a finished
     # run is never overwritten by accident (the two commands only read the run: side by side).
     loads, again = side_by_side(
         functools.partial(subprocess.run, [
-            sys.executable, "-c", "import sys, tfllm, keras; "
+            sys.executable, "-c", "import sys, tfllm.keras_objects, keras; "
             "m = keras.saving.load_model(sys.argv[1]); print(m.count_params())",
             str(workdir / "model.keras")], capture_output=True, text=True, check=False),
         functools.partial(tfllm, "train", SMOKE, f"--workdir={workdir}"))

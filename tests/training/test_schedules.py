@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-import tfllm  # noqa: F401  registers WarmupDecay
+import tfllm.keras_objects  # noqa: F401  registers WarmupDecay
 from tfllm.training.schedules import WarmupDecay
 
 

@@ -1,6 +1,10 @@
 """Shared absl plumbing, and the command line's one error boundary: a bad flag or bad input
 (a TfllmError) prints one line and exits 2; any other exception is a bug, printed with its
-traceback and a line saying so, exit 1."""
+traceback and a line saying so, exit 1.
+
+Nothing here imports TensorFlow: `--help`, a bad flag and a bad config value are answered
+before any command imports it (the commands import it inside their `main`).
+"""
 
 import os
 import re
@@ -12,11 +16,17 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from tfllm.configs import DEFAULT_CONFIG
+import tfllm
+from tfllm.cli import quiet
+from tfllm.cli import usage
+from tfllm.configs import CONFIG_DIR, DEFAULT_CONFIG
 from tfllm.errors import TfllmError  # re-exported for the commands
 
 EXIT_USAGE = 2  # bad flags or bad input: one line
 EXIT_BUG = 1  # anything else: the traceback and one line saying it is a bug
+
+flags.DEFINE_bool("verbose", False, usage.COMMON["verbose"])
+_config_default = {}  # the experiment file of the command's --config, for its --help
 
 
 def fail(program, message):
@@ -50,18 +60,41 @@ def unknown_field_message(error, argv):
     return f"{flag}: no such config field{hint}"
 
 
+def packaged_configs():
+    """The experiment files tfllm ships (configs/*.py)."""
+    return sorted(name for name in os.listdir(CONFIG_DIR)
+                  if name.endswith(".py") and name not in ("__init__.py", "sections.py"))
+
+
+def resolve_config(path):
+    """`path` of a --config value, or the packaged experiment of that name: a configs/NAME.py
+    given outside a clone (no such file here) is tfllm's own configs/NAME.py."""
+    if os.path.isfile(path):
+        return path
+    packaged = os.path.join(CONFIG_DIR, os.path.basename(path))
+    if os.path.dirname(os.path.normpath(path)) in ("configs", "") and os.path.isfile(packaged):
+        return packaged
+    return path
+
+
 def define_config_flag(argv, default=DEFAULT_CONFIG):
     """Defines --config and its --config.* overrides from `argv`.
 
-    ml_collections reads the overrides while defining the flag, so a mistyped
-    field fails here, with a KeyError deep in its internals; this turns it into
-    the one-line error every other bad flag gets.
+    A --config naming a packaged experiment (configs/NAME.py) is rewritten in `argv` to
+    its path. ml_collections reads the overrides while defining the flag, so a mistyped
+    field fails here, with a KeyError deep in its internals; this turns it into the
+    one-line error every other bad flag gets.
     """
-    for arg in argv:
+    for i, arg in enumerate(argv):
         if arg.startswith(("--config=", "-config=")):
-            path = arg.split("=", 1)[1].split(":", 1)[0]
-            if not os.path.isfile(path):
-                fail(argv[0], f"--config: config file not found: {path}")
+            name, value = arg.split("=", 1)
+            path, colon, variant = value.partition(":")
+            resolved = resolve_config(path)
+            if not os.path.isfile(resolved):
+                fail(argv[0], f"--config: config file not found: {path} (expected a file, "
+                     f"or configs/NAME.py for one of tfllm's: {', '.join(packaged_configs())})")
+            argv[i] = f"{name}={resolved}{colon}{variant}"
+    _config_default["path"] = os.path.join("configs", os.path.basename(default))
     try:
         return config_flags.DEFINE_config_file(
             "config", default, "Experiment file: configs/NAME.py[:VARIANT].",
@@ -70,9 +103,37 @@ def define_config_flag(argv, default=DEFAULT_CONFIG):
         fail(argv[0], unknown_field_message(error, argv))
 
 
+def _help(program, main):
+    """Prints the command's help page; exit 0."""
+    # pylint: disable=import-outside-toplevel
+    import importlib
+
+    from tfllm.cli.main import COMMANDS
+    command = program.split()[-1]
+    summary, example = COMMANDS[command]
+    module = main.__module__
+    try:
+        print(usage.text(command, summary, example, module,
+                         importlib.import_module(module).__doc__, _config_default.get("path")))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `tfllm train --help | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(0)
+
+
+def _verbose(argv):
+    return any(a in ("--verbose", "-verbose", "--verbose=true", "--verbose=1") for a in argv)
+
+
 def run(main, argv):
-    """Runs an absl `main`, turning flag and input errors into one line and exit code 2."""
+    """Runs an absl `main`, turning flag and input errors into one line and exit code 2;
+    `--help` prints the command's own flags instead."""
     program = argv[0]
+    if usage.wants_help(argv):
+        _help(program, main)
+    # The user's own TF_CPP_MIN_LOG_LEVEL means they chose what TensorFlow shows.
+    if not _verbose(argv) and tfllm.USER_TF_LOG_LEVEL is None:
+        quiet.filter_stderr()
 
     def parse(args):
         try:

@@ -1,5 +1,6 @@
 """`tfllm train`: run an experiment config; with no flags, the default BERT topic classifier."""
 
+import contextlib
 import os
 
 from absl import flags
@@ -27,8 +28,10 @@ def launch_workers(argv, config):
 
 def main(argv, config_flag):
     """Trains; `argv` is the whole command line (the workers of --num_workers get it too)."""
-    import tfllm  # pylint: disable=import-outside-toplevel
-    from tfllm.training import distribution  # pylint: disable=import-outside-toplevel
+    # pylint: disable=import-outside-toplevel
+    import tfllm
+    from tfllm import config as config_lib
+    from tfllm import locking
 
     try:
         config = config_flag.value
@@ -38,7 +41,14 @@ def main(argv, config_flag):
         return launch_workers(argv, config)
     workdir = _WORKDIR.value or os.path.join("runs", config.experiment)
     export_dir = os.path.join("exports", os.path.basename(os.path.normpath(workdir)))
-    report = tfllm.train(config, workdir)
+    # A bad value, or a work directory another run holds, is refused here, before
+    # TensorFlow is imported. A multi-worker run's chief takes the lock once it knows it
+    # is the chief (`training.run.run_in_workdir`).
+    config_lib.validate(config)
+    single = config.runtime.distribution != "multi_worker"
+    with locking.locked(workdir, "this run") if single else contextlib.nullcontext():
+        report = tfllm.train(config, workdir)
+    from tfllm.training import distribution
     if not distribution.is_chief(config.runtime.distribution):
         print(f"worker done in {report['wall_seconds']:.0f}s; the chief wrote {workdir}")
         return None

@@ -22,7 +22,6 @@ from tfllm.data import sources
 from tfllm.data.records import Record
 from tfllm.errors import DataError
 
-FORMATS = ("auto", "documents", "pairs")
 
 
 @dataclasses.dataclass

@@ -2,8 +2,6 @@
 
 import dataclasses
 
-import keras_hub
-
 from tfllm.errors import TfllmError
 
 
@@ -63,6 +61,8 @@ class SamplingOptions:
 
 def build_sampler(options):
     """Returns the keras-hub sampler for `options` (seeded later, per call)."""
+    # Here, not at the top: the command line checks sampler names without TensorFlow.
+    import keras_hub  # pylint: disable=import-outside-toplevel
     samplers = keras_hub.samplers
     if options.sampler == "greedy":
         return samplers.GreedySampler()

@@ -88,6 +88,8 @@ def load(path):
     cannot be read."""
     if not path.endswith(".keras") or not os.path.isfile(path):
         raise TfllmError(f"{path}: not a .keras file")
+    from tfllm import keras_objects  # pylint: disable=import-outside-toplevel
+    keras_objects.register()  # a tfllm preprocessor layer, say
     try:
         return keras.saving.load_model(path, compile=False)
     except (ValueError, TypeError, OSError) as error:

@@ -3,35 +3,69 @@
 `tfllm.train`, `load`, `export` and `pipeline`, the command line and config validation
 all find a run's task here; none of them branches on a task's name. A task added here
 (one line) is trained, evaluated, served and exported by the same code as the others.
+
+A built-in task's module (and with it TensorFlow) is imported the first time a run needs
+it; its config checks (`tfllm/tasks/<folder>/checks.py`) import neither, so `check_config`
+refuses a bad `--config.*` flag in a fraction of a second.
 """
 
-from tfllm.errors import ConfigError, TfllmError
-from tfllm.tasks.classification.task import TASK as CLASSIFICATION
-from tfllm.tasks.language_model.task import TASK as LANGUAGE_MODEL
-from tfllm.tasks.seq2seq.task import TASK as SEQ2SEQ
-from tfllm.tasks.span_qa.task import TASK as SPAN_QA
-from tfllm.tasks.tagging.task import TASK as TAGGING
+import importlib
 
-TASKS = {task.name: task for task in (CLASSIFICATION, LANGUAGE_MODEL, TAGGING, SPAN_QA,
-                                      SEQ2SEQ)}
+from tfllm.errors import ConfigError, TfllmError
+
+# Task name -> its folder under tfllm/tasks/.
+BUILTIN = {
+    "text_classification": "classification",
+    "language_modeling": "language_model",
+    "tagging": "tagging",
+    "span_qa": "span_qa",
+    "seq2seq": "seq2seq",
+}
 # A work directory without config.json was a classifier's (the first task tfllm had).
-DEFAULT = CLASSIFICATION.name
+DEFAULT = "text_classification"
+# The tasks imported so far, and those registered from outside the package.
+TASKS = {}
+
+
+def names():
+    """Every task name a config may give, built-in ones first."""
+    return tuple(dict.fromkeys([*BUILTIN, *TASKS]))
 
 
 def register(task):
     """Adds `task` (a `tfllm.tasks.base.Task`) under its name; returns it. For tasks defined
     outside the package; a name already taken is an error."""
-    if task.name in TASKS and TASKS[task.name] is not task:
+    if task.name in BUILTIN or (task.name in TASKS and TASKS[task.name] is not task):
         raise TfllmError(f"task {task.name!r} is already registered")
     TASKS[task.name] = task
     return task
 
 
+def _task(name):
+    if name not in TASKS:
+        TASKS[name] = importlib.import_module(f"tfllm.tasks.{BUILTIN[name]}.task").TASK
+    return TASKS[name]
+
+
+def _check_known(config):
+    if config.task not in BUILTIN and config.task not in TASKS:
+        raise ConfigError("task", f"got {config.task!r}, expected one of {names()}")
+
+
 def task_for(config):
     """The Task of `config.task`; ConfigError naming the flag for an unknown one."""
-    if config.task not in TASKS:
-        raise ConfigError("task", f"got {config.task!r}, expected one of {tuple(TASKS)}")
-    return TASKS[config.task]
+    _check_known(config)
+    return _task(config.task)
+
+
+def check_config(config):
+    """The checks of `config.task` (`Task.check_config`), without importing a built-in
+    task's model code."""
+    _check_known(config)
+    if config.task in TASKS:
+        TASKS[config.task].check_config(config)
+    else:
+        importlib.import_module(f"tfllm.tasks.{BUILTIN[config.task]}.checks").check_config(config)
 
 
 def task_for_workdir(workdir):
@@ -43,16 +77,22 @@ def task_for_workdir(workdir):
     from tfllm.workdir import Paths
     path = Paths(workdir).config
     name = config_lib.load(path).task if os.path.exists(path) else DEFAULT
-    if name not in TASKS:
+    if name not in BUILTIN and name not in TASKS:
         raise TfllmError(f"{path}: task {name!r} is not one tfllm knows "
-                         f"(expected one of {tuple(TASKS)})")
-    return TASKS[name]
+                         f"(expected one of {names()})")
+    return _task(name)
+
+
+def load_all():
+    """Every task, built-in ones imported."""
+    return [_task(name) for name in names()]
 
 
 def task_for_pipeline(pipeline_name):
     """(Task, pipeline class) serving the Hugging Face pipeline `pipeline_name`."""
-    for task in TASKS.values():
+    tasks = load_all()
+    for task in tasks:
         if pipeline_name in task.pipelines:
             return task, task.pipelines[pipeline_name]
-    names = tuple(name for task in TASKS.values() for name in task.pipelines)
-    raise TfllmError(f"unknown pipeline task {pipeline_name!r}; expected one of {names}")
+    known = tuple(name for task in tasks for name in task.pipelines)
+    raise TfllmError(f"unknown pipeline task {pipeline_name!r}; expected one of {known}")

@@ -4,8 +4,7 @@ import keras
 import keras_hub
 
 from tfllm.models.pooling import MaskedMeanPooling
-
-POOLINGS = ("cls", "mean")
+from tfllm.tasks.classification.checks import POOLINGS
 
 
 def build_classifier(backbone, num_classes, dropout, pooling="cls"):

@@ -5,7 +5,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfllm import config as config_lib
 from tfllm.data import cleaning
 from tfllm.data import examples as examples_lib
 from tfllm.data import labels as labels_lib
@@ -15,6 +14,7 @@ from tfllm.errors import DataError
 from tfllm.evaluation import tables
 from tfllm.models import encoder
 from tfllm.tasks import base
+from tfllm.tasks.classification import checks
 from tfllm.tasks.classification import head as heads
 from tfllm.tasks.classification import report as classification
 from tfllm.tasks.classification import serving
@@ -23,14 +23,6 @@ from tfllm.tasks.classification.predictor import TextClassifier
 from tfllm.training import compiling
 from tfllm.training import run
 from tfllm.workdir import finished_run
-
-CHECKS = [
-    ("data.padding", lambda v: v in config_lib.PADDINGS, f"one of {config_lib.PADDINGS}"),
-    ("data.max_seq_length", lambda v: 4 <= v <= 512, "an integer in [4, 512]"),
-    *config_lib.ENCODER_CHECKS,
-    ("model.pooling", lambda v: v in heads.POOLINGS, f"one of {heads.POOLINGS}"),
-    ("train.label_smoothing", config_lib.fraction, "a value in [0, 1)"),
-]
 
 
 class ClassificationTask(base.Task):
@@ -48,9 +40,7 @@ class ClassificationTask(base.Task):
     export_parts = staticmethod(serving.export_parts)
 
     def check_config(self, config):
-        config_lib.check_common(config)
-        config_lib.check_all(config, CHECKS)
-        config_lib.check_encoder_run(config)
+        checks.check_config(config)
 
     def prepare(self, config, paths):
         examples = examples_lib.prepare(config.data)

@@ -17,8 +17,8 @@ from tfllm.errors import ConfigError, DataError, TfllmError
 from tfllm.evaluation import language_model as lm_eval
 from tfllm.models import gpt_backbone as gpt
 from tfllm.models import pretrained_lm
-from tfllm.models.sizes import GPT_SIZES
 from tfllm.tasks import base
+from tfllm.tasks.language_model import checks
 from tfllm.tasks.language_model import serving
 from tfllm.tasks.language_model.pipeline import TextGenerationPipeline
 from tfllm.tasks.language_model.predictor import LanguageModel
@@ -99,20 +99,6 @@ def build_model(config, vocabulary_size, checkpoint=None):
                                         unsafe=config.model.init_unsafe)
 
 
-CHECKS = [
-    ("data.max_seq_length", lambda v: 4 <= v <= 8192, "an integer in [4, 8192]"),
-    ("data.format", lambda v: v in documents.FORMATS, f"one of {documents.FORMATS}"),
-    ("data.prompt_template", lambda v: v.count("{prompt}") == 1,
-     "a template containing {prompt} once"),
-    ("tokenizer.vocabulary_size", lambda v: v >= 257, "an integer >= 257 (256 bytes + end)"),
-    ("tokenizer.min_frequency", config_lib.positive, "a positive integer"),
-    ("model.size", lambda v: v in GPT_SIZES, f"one of {tuple(GPT_SIZES)}"),
-    ("model.backbone.max_sequence_length", config_lib.non_negative,
-     "0 (= data.max_seq_length) or a context length"),
-    *config_lib.GENERATION_CHECKS,
-]
-
-
 class LanguageModelTask(base.Task):
     """Next-token prediction on packed blocks of documents, or on prompt -> response pairs
     (loss on the responses only); the validation loss picks the best epoch; evaluation
@@ -128,18 +114,7 @@ class LanguageModelTask(base.Task):
     export_parts = staticmethod(serving.export_parts)
 
     def check_config(self, config):
-        config_lib.check_common(config)
-        config_lib.check_all(config, CHECKS)
-        config_lib.check_lora(config)
-        config_lib.check_data_files(config)
-        config_lib.check_init_from(config)
-        config_lib.check_vocabulary(config, directory=True)
-        config_lib.check_heads(config, GPT_SIZES)
-        context = config.model.backbone.max_sequence_length
-        if context and context < config.data.max_seq_length:
-            raise ConfigError("model.backbone.max_sequence_length",
-                              f"got {context}, expected 0 or at least data.max_seq_length "
-                              f"({config.data.max_seq_length})")
+        checks.check_config(config)
 
     def prepare(self, config, paths):
         examples = documents.prepare(config.data)

@@ -11,13 +11,13 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from tfllm import config as config_lib
 from tfllm.data import examples as examples_lib
 from tfllm.data import pipeline
 from tfllm.data import tokenizer as tokenizer_lib
-from tfllm.errors import ConfigError, DataError
+from tfllm.errors import DataError
 from tfllm.models import encoder
 from tfllm.tasks import base
+from tfllm.tasks.span_qa import checks
 from tfllm.tasks.span_qa import examples as qa_examples
 from tfllm.tasks.span_qa import head as span_head
 from tfllm.tasks.span_qa import metric
@@ -25,36 +25,6 @@ from tfllm.tasks.span_qa import serving
 from tfllm.tasks.span_qa.predictor import SpanQA, TracedQa
 from tfllm.training import compiling
 from tfllm.training import run
-
-# Checked first (there is no default corpus); its text is read as written (answers are cut
-# from it by offsets), so it has no cleaning section.
-FIRST_CHECKS = [
-    ("data.train", config_lib.is_file_source,
-     "a SQuAD JSON or JSON Lines file: pass --config.data.train=FILE "
-     "(python -m tfllm.tasks.span_qa.toy_data FILE writes a toy one)"),
-    ("data.validation", lambda v: v == "" or config_lib.is_file_source(v),
-     "'' (hold out part of data.train) or a SQuAD JSON or JSON Lines file"),
-    ("data.padding", lambda v: v in config_lib.PADDINGS, f"one of {config_lib.PADDINGS}"),
-    ("data.max_seq_length", lambda v: 8 <= v <= 512, "an integer in [8, 512]"),
-    ("data.max_query_length", config_lib.positive, "a positive integer"),
-    ("data.doc_stride", config_lib.positive, "a positive integer"),
-    ("data.max_answer_length", config_lib.positive, "a positive integer"),
-    ("data.n_best", config_lib.positive, "a positive integer"),
-    ("data.allow_no_answer", lambda v: v in ("auto", "yes", "no"), "'auto', 'yes' or 'no'"),
-    *config_lib.ENCODER_CHECKS,
-]
-
-
-def check_windows(data):
-    """A window must hold the question, 3 special tokens and context; the stride must not
-    skip context tokens."""
-    room = data.max_seq_length - data.max_query_length - 3
-    if room < 1:
-        raise ConfigError("data.max_query_length", f"got {data.max_query_length}, expected "
-                          f"at most data.max_seq_length - 4 = {data.max_seq_length - 4}")
-    if data.doc_stride > room:
-        raise ConfigError("data.doc_stride", f"got {data.doc_stride}, expected at most "
-                          f"data.max_seq_length - data.max_query_length - 3 = {room}")
 
 
 def training_texts(config, train):
@@ -93,9 +63,7 @@ class SpanQaTask(base.Task):
     export_parts = staticmethod(serving.export_parts)
 
     def check_config(self, config):
-        config_lib.check_common(config, first=FIRST_CHECKS, skip=("data.cleaning.",))
-        check_windows(config.data)
-        config_lib.check_encoder_run(config)
+        checks.check_config(config)
 
     def prepare(self, config, paths):
         read_data = qa_examples.read(config.data)

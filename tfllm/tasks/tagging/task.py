@@ -9,13 +9,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfllm import config as config_lib
 from tfllm.data import examples as examples_lib
 from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.errors import DataError
 from tfllm.evaluation import tables
 from tfllm.models import encoder
 from tfllm.tasks import base
+from tfllm.tasks.tagging import checks
 from tfllm.tasks.tagging import examples as tagged_examples
 from tfllm.tasks.tagging import features as tagged_pipeline
 from tfllm.tasks.tagging import head as token_head
@@ -25,23 +25,6 @@ from tfllm.tasks.tagging.alignment import IGNORE_LABEL, TagAligner
 from tfllm.tasks.tagging.predictor import Tagger
 from tfllm.training import compiling
 from tfllm.training import run
-
-TAG_SCHEMES = ("BIO", "BIOES")
-# A tagger has no default corpus: its data checks come first, so a missing
-# --config.data.train is named as such.
-FIRST_CHECKS = [
-    ("data.train", config_lib.is_file_source,
-     "a CoNLL or .jsonl file of tagged sentences: pass --config.data.train=FILE "
-     "(python -m tfllm.tasks.tagging.toy_data FILE writes a toy one)"),
-    ("data.validation", lambda v: v == "" or config_lib.is_file_source(v),
-     "'' (hold out part of data.train) or a CoNLL or .jsonl file"),
-    ("data.scheme", lambda v: v in TAG_SCHEMES, f"one of {TAG_SCHEMES}"),
-    ("data.tokens_key", bool, "the JSON Lines key of the word list"),
-    ("data.tags_key", bool, "the JSON Lines key of the tag list"),
-    ("data.padding", lambda v: v in config_lib.PADDINGS, f"one of {config_lib.PADDINGS}"),
-    ("data.max_seq_length", lambda v: 4 <= v <= 512, "an integer in [4, 512]"),
-    *config_lib.ENCODER_CHECKS,
-]
 
 
 def training_texts(config, sentences):
@@ -70,8 +53,7 @@ class TaggingTask(base.Task):
     export_parts = staticmethod(serving.export_parts)
 
     def check_config(self, config):
-        config_lib.check_common(config, first=FIRST_CHECKS)
-        config_lib.check_encoder_run(config)
+        checks.check_config(config)
 
     def prepare(self, config, paths):
         sentences = tagged_examples.read(config.data)

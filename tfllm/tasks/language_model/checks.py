@@ -1,0 +1,38 @@
+"""The language model's config checks: light (no TensorFlow), so the command line refuses
+a bad flag before it imports a model."""
+
+from tfllm import config as config_lib
+from tfllm.errors import ConfigError
+from tfllm.models.sizes import GPT_SIZES
+
+# How data.train is read: "auto" decides from the file (prompt/response columns or not).
+FORMATS = ("auto", "documents", "pairs")
+
+CHECKS = [
+    ("data.max_seq_length", lambda v: 4 <= v <= 8192, "an integer in [4, 8192]"),
+    ("data.format", lambda v: v in FORMATS, f"one of {FORMATS}"),
+    ("data.prompt_template", lambda v: v.count("{prompt}") == 1,
+     "a template containing {prompt} once"),
+    ("tokenizer.vocabulary_size", lambda v: v >= 257, "an integer >= 257 (256 bytes + end)"),
+    ("tokenizer.min_frequency", config_lib.positive, "a positive integer"),
+    ("model.size", lambda v: v in GPT_SIZES, f"one of {tuple(GPT_SIZES)}"),
+    ("model.backbone.max_sequence_length", config_lib.non_negative,
+     "0 (= data.max_seq_length) or a context length"),
+    *config_lib.GENERATION_CHECKS,
+]
+
+
+def check_config(config):
+    """Raises ConfigError on the first field no run of this task could use."""
+    config_lib.check_common(config)
+    config_lib.check_all(config, CHECKS)
+    config_lib.check_lora(config)
+    config_lib.check_data_files(config)
+    config_lib.check_init_from(config)
+    config_lib.check_vocabulary(config, directory=True)
+    config_lib.check_heads(config, GPT_SIZES)
+    context = config.model.backbone.max_sequence_length
+    if context and context < config.data.max_seq_length:
+        raise ConfigError("model.backbone.max_sequence_length",
+                          f"got {context}, expected 0 or at least data.max_seq_length "
+                          f"({config.data.max_seq_length})")
