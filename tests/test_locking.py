@@ -26,6 +26,20 @@ with locking.locked(sys.argv[1], "a test"):
 """
 
 
+# `tfllm ARGS...` in this interpreter; then says its exit code and whether it had imported
+# TensorFlow by then.
+CLI_REPORTING_TENSORFLOW = """
+import sys
+from tfllm.cli import main
+try:
+    code = main.main(["tfllm"] + sys.argv[1:])
+except SystemExit as stop:
+    code = stop.code
+sys.stderr.flush()
+print("exit", code, "tensorflow", "tensorflow" in sys.modules)
+"""
+
+
 def hold_in_subprocess(directory):
     """A process holding `directory`'s lock (it has said so when this returns)."""
     process = subprocess.Popen([sys.executable, "-c", HOLD, str(directory)],
@@ -117,12 +131,15 @@ def test_a_second_train_into_a_live_run_fails_and_the_first_is_as_if_alone(
         assert first.poll() is None, first.communicate()
         time.sleep(0.05)
     started = time.perf_counter()
-    second = helpers.tfllm("train", helpers.SMOKE, f"--workdir={workdir}")
+    second = subprocess.run([sys.executable, "-c", CLI_REPORTING_TENSORFLOW, "train",
+                             helpers.SMOKE, f"--workdir={workdir}"], cwd=helpers.REPO,
+                            capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
     assert first.poll() is None, "the first run ended before the second was refused"
-    assert second.returncode == 2
+    assert second.stdout.split() == ["exit", "2", "tensorflow", "False"], second.stderr
+    assert second.stderr.count("\n") == 1  # one line: the refusal
     assert f"is in use by pid {first.pid} on " in helpers.error_line(second)
-    print(f"second process refused after {elapsed:.1f} s (TensorFlow's import included)")
+    print(f"second process refused after {elapsed:.2f} s, before importing TensorFlow")
     helpers.finish(first)
     with open(os.path.join(workdir, "metrics.jsonl"), encoding="utf-8") as f:
         assert [json.loads(line)["epoch"] for line in f] == [1, 2]  # no epoch twice

@@ -22,9 +22,6 @@ import importlib
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-# What the user chose for TensorFlow's C++ log lines, if anything (the command line then
-# shows what they asked for); tfllm's own default hides info and warnings.
-USER_TF_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"

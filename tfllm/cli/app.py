@@ -16,7 +16,6 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-import tfllm
 from tfllm.cli import quiet
 from tfllm.cli import usage
 from tfllm.configs import CONFIG_DIR, DEFAULT_CONFIG
@@ -131,8 +130,7 @@ def run(main, argv):
     program = argv[0]
     if usage.wants_help(argv):
         _help(program, main)
-    # The user's own TF_CPP_MIN_LOG_LEVEL means they chose what TensorFlow shows.
-    if not _verbose(argv) and tfllm.USER_TF_LOG_LEVEL is None:
+    if not _verbose(argv) and not quiet.asked_for_tensorflow_logs():
         quiet.filter_stderr()
 
     def parse(args):

@@ -5,8 +5,9 @@ A command's stderr otherwise opens with about eight lines of them on a healthy C
 cuInit", ...). TF_CPP_MIN_LOG_LEVEL does not hide them all: abseil's C++ logging writes
 some before TensorFlow reads it. So the command line routes file descriptor 2 through a
 thread that drops C++ log lines of severity info, warning and error (fatal ones, Python's
-own warnings and tracebacks pass) and writes the rest unchanged. `--verbose`, or a
-TF_CPP_MIN_LOG_LEVEL the user set, leaves stderr alone.
+own warnings and tracebacks pass) and writes the rest unchanged. `--verbose`, or
+TF_CPP_MIN_LOG_LEVEL=0 or 1 (the user asked for TensorFlow's info or warnings), leaves
+stderr alone.
 """
 
 import atexit
@@ -24,6 +25,12 @@ _PREAMBLE = b"WARNING: All log messages before absl::InitializeLog() is called"
 def dropped(line):
     """Whether `line` (bytes) is a C++ log line the default output leaves out."""
     return bool(_CPP_LINE.match(line)) or line.startswith(_PREAMBLE)
+
+
+def asked_for_tensorflow_logs():
+    """Whether the environment asks for TensorFlow's info or warning lines (`import tfllm`
+    sets level 2 where nothing is set, and child processes inherit it)."""
+    return os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") in ("0", "1")
 
 
 def filter_stderr():
