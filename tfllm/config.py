@@ -6,11 +6,11 @@ filled in, vocabulary size known) is saved as `config.json` in the work
 directory and is all that `tfllm.load` needs to rebuild the run.
 """
 
-import json
 import os
 
 import ml_collections
 
+from tfllm import damaged
 from tfllm.errors import ConfigError
 from tfllm.generation.sampling import SAMPLERS, WEIGHT_DTYPES
 from tfllm.models import sources
@@ -211,6 +211,18 @@ def save(config, path):
 
 
 def load(path):
-    """Reads a config.json written by `save` back into a ConfigDict."""
-    with open(path, encoding="utf-8") as f:
-        return ml_collections.ConfigDict(json.load(f))
+    """Reads a config.json written by `save` back into a ConfigDict.
+
+    Raises:
+        DataError: the file is damaged (empty, cut short, not UTF-8, not JSON) or lacks a
+            section every run's config.json has, naming the file.
+    """
+    expected = "the config.json a tfllm run wrote"
+    config = damaged.read_json_object(path, expected)
+    if not isinstance(config.get("task"), str):
+        raise damaged.error(path, 'no "task" name', expected)
+    missing = [key for key in ("data", "model", "tokenizer", "train")
+               if not isinstance(config.get(key), dict)]
+    if missing:
+        raise damaged.error(path, f"no {missing[0]!r} section", expected)
+    return ml_collections.ConfigDict(config)

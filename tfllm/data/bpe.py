@@ -12,12 +12,15 @@ import os
 import keras_hub
 from tokenizers import ByteLevelBPETokenizer
 
+from tfllm import damaged
 from tfllm.errors import DataError
 
 END_OF_TEXT = "<|endoftext|>"
 VOCAB_FILE = "vocab.json"
 MERGES_FILE = "merges.txt"
 _MERGES_HEADER = "#version: 0.2"
+VOCAB_EXPECTED = "a GPT-2 vocab.json: a JSON object mapping each token to its own id"
+MERGES_EXPECTED = "a GPT-2 merges.txt: a '#version' line, then one 'a b' merge per line"
 
 
 def learn(texts, vocabulary_size, min_frequency=2, special_tokens=(END_OF_TEXT,)):
@@ -60,27 +63,56 @@ def load(directory, flag="--config.tokenizer.vocabulary", special_tokens=(END_OF
         if not os.path.isfile(path):
             raise DataError(f"{flag}: {path} not found; expected a directory with "
                             f"{VOCAB_FILE} and {MERGES_FILE}")
-    try:
-        with open(vocab_path, encoding="utf-8") as f:
-            vocabulary = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(f"{vocab_path}: not a JSON token-to-id map ({error})") from error
+    vocabulary = damaged.read_json(vocab_path, VOCAB_EXPECTED)
     known = vocabulary if isinstance(vocabulary, dict) else {}
     missing = [token for token in special_tokens if token not in known]
     if not isinstance(vocabulary, dict) or missing:
         raise DataError(f"{vocab_path}: expected a JSON object mapping tokens to ids "
                         f"that includes {', '.join(repr(t) for t in missing)}")
+    _check_ids(vocab_path, vocabulary)
+    merges = _read_merges(merges_path)
+    _check_merges(merges_path, merges, vocabulary)
+    return vocabulary, [merge for _, merge in merges]
+
+
+def _check_ids(path, vocabulary):
+    """Each token's id is an integer >= 0 and no two tokens share one."""
+    for token, token_id in vocabulary.items():
+        if not isinstance(token_id, int) or isinstance(token_id, bool) or token_id < 0:
+            raise damaged.error(path, f"token {token!r} has id {token_id!r}", VOCAB_EXPECTED)
+    if len(set(vocabulary.values())) != len(vocabulary):
+        repeated = len(vocabulary) - len(set(vocabulary.values()))
+        raise damaged.error(path, f"{repeated} id(s) given to more than one token",
+                            VOCAB_EXPECTED)
+
+
+def _read_merges(path):
+    """(line number, "a b") of each merge in merges.txt, in priority order."""
+    lines = damaged.read_lines(path, MERGES_EXPECTED)
+    if not lines:  # every writer puts the "#version" line first
+        raise damaged.error(path, "the file is empty", MERGES_EXPECTED)
     merges = []
-    with open(merges_path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line or line.startswith("#version"):
-                continue
-            if len(line.split(" ")) != 2:
-                raise DataError(f"{merges_path}:{number}: expected two tokens separated "
-                                f"by one space, got {line!r}")
-            merges.append(line)
-    return vocabulary, merges
+    for number, line in enumerate(lines, 1):
+        if not line or line.startswith("#version"):
+            continue
+        if len(line.split(" ")) != 2:
+            raise DataError(f"{path}:{number}: expected two tokens separated "
+                            f"by one space, got {line!r}")
+        merges.append((number, line))
+    return merges
+
+
+def _check_merges(path, merges, vocabulary):
+    """Each merge joins two tokens of the vocabulary into a third: byte-level BPE builds its
+    vocabulary that way, so a merge outside it is a damaged line (e.g. the last line of a file
+    cut short) or merges of another vocabulary."""
+    for number, merge in merges:
+        first, second = merge.split(" ")
+        absent = [t for t in (first, second, first + second) if t not in vocabulary]
+        if absent:
+            raise damaged.error(f"{path}:{number}", f"merge {merge!r} uses or makes "
+                                f"{absent[0]!r}, which {VOCAB_FILE} lacks",
+                                f"merges of the tokens of {VOCAB_FILE}")
 
 
 def build_tokenizer(vocabulary, merges):

@@ -1,7 +1,10 @@
 """The label vocabulary: label strings <-> class ids, saved as labels.txt."""
 
-from tfllm.data.line_files import read_lines, write_lines
+from tfllm import damaged
+from tfllm.data.line_files import write_lines
 from tfllm.errors import DataError
+
+LABELS_FILE = "a tfllm labels.txt: UTF-8, one label per line, each once"
 
 
 def label_vocabulary(labels):
@@ -26,8 +29,10 @@ def save_labels(labels, path):
 
 
 def load_labels(path):
-    """Reads labels.txt written by `save_labels`."""
-    labels = read_lines(path)
+    """Reads labels.txt written by `save_labels`: whole lines (it ends with a newline), no
+    empty or repeated label."""
+    labels = damaged.read_lines(path, LABELS_FILE, whole_lines=True)
+    damaged.check_entries(path, labels, "label", LABELS_FILE)
     if len(labels) < 2:
         raise DataError(f"{path}: expected at least 2 labels, found {len(labels)}")
     return labels

@@ -10,10 +10,12 @@ import keras_hub
 import tensorflow as tf
 from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
 
-from tfllm.data.line_files import read_lines, write_lines
+from tfllm import damaged
+from tfllm.data.line_files import write_lines
 from tfllm.errors import DataError
 
 RESERVED_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+VOCABULARY_FILE = "a BERT vocab.txt: UTF-8, one token per line, each once"
 
 
 def learn_vocabulary(texts, vocabulary_size, min_frequency=2):
@@ -41,9 +43,12 @@ def save_vocabulary(vocabulary, path):
 
 
 def load_vocabulary(path):
-    """Reads a BERT vocab.txt and checks it has the special tokens BERT needs."""
-    vocabulary = read_lines(path)
-    missing = [t for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]") if t not in vocabulary]
+    """Reads a BERT vocab.txt and checks it has the special tokens keras-hub's BertTokenizer
+    needs, and no empty or repeated token (which the tokenizer would refuse with a bare
+    RuntimeError, or which a damaged file shows)."""
+    vocabulary = damaged.read_lines(path, VOCABULARY_FILE)
+    damaged.check_entries(path, vocabulary, "token", VOCABULARY_FILE)
+    missing = [t for t in RESERVED_TOKENS if t not in vocabulary]
     if missing:
         raise DataError(f"{path}: vocabulary lacks special tokens {missing}")
     return vocabulary

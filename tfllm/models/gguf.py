@@ -126,7 +126,12 @@ def _value(reader, key, path):
     if field is None:
         raise DataError(f"{path}: metadata key {key} is missing; expected it in a llama.cpp "
                         "Llama GGUF file")
-    return field.contents()
+    try:
+        return field.contents()
+    except UnicodeDecodeError as error:  # GGUF strings are UTF-8; decoded only here
+        raise DataError(f"{path}: metadata key {key} holds a string that is not UTF-8 "
+                        f"({error}); the file is damaged (expected a llama.cpp .gguf "
+                        "model)") from error
 
 
 def _number(reader, key, path, kind):

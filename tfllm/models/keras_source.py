@@ -5,18 +5,19 @@ lambda). Keras' safe mode refuses that; tfllm keeps it on unless the user sets
 `model.init_unsafe`, and says so in the error.
 """
 
-import warnings
-import zipfile
+import os
 
-import keras
 import keras_hub
 import ml_collections
 
 from tfllm.errors import DataError
+from tfllm.models import keras_file
 from tfllm.models import sources
 from tfllm.models.sources import FLAG
 from tfllm.models.transfer import WeightReport
 from tfllm.workdir import Paths
+
+PRESET_WEIGHTS = "model.weights.h5"  # keras-hub's preset_utils.MODEL_WEIGHTS_FILE
 
 
 def model_file(source):
@@ -29,24 +30,17 @@ def load_model(source, unsafe=False):
 
     Raises:
         DataError: the file needs arbitrary code and `unsafe` is False, or
-            Keras cannot read it.
+            it is damaged, or Keras cannot read it.
     """
     path = model_file(source)
     try:
-        with warnings.catch_warnings():
-            # keras-hub compiles every task it builds, so loading meets a fresh
-            # optimizer beside the saved one; only the weights are needed here.
-            warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
-            return keras.saving.load_model(path, compile=False, safe_mode=not unsafe)
-    except (ValueError, TypeError, OSError, zipfile.BadZipFile) as error:
-        if "safe_mode" in str(error):
-            raise DataError(
-                f"{FLAG}: {path} needs arbitrary Python code to load ({error}). Loading it "
-                "could run anything, so it is refused; if you trust the file, set "
-                "--config.model.init_unsafe=True") from error
-        # e.g. a custom class that is not registered in this process, or a damaged file
-        raise DataError(f"{FLAG}: {path} is not a Keras model tfllm can read "
-                        f"({type(error).__name__}: {error})") from error
+        return keras_file.load(path, safe_mode=not unsafe)
+    except keras_file.NeedsCode as error:
+        raise DataError(
+            f"{FLAG}: {error}. Loading it could run anything, so it is refused; if you trust "
+            "the file, set --config.model.init_unsafe=True") from error
+    except DataError as error:
+        raise DataError(f"{FLAG}: {error}") from error
 
 
 def find_backbone(model, backbone_classes, path):
@@ -68,12 +62,19 @@ def rebuild(backbone, cls=None, **overrides):
 
 
 def preset_backbone(backbone_cls, source, dropout):
-    """(backbone, WeightReport) of a keras-hub preset directory, with `dropout` in its layers."""
+    """(backbone, WeightReport) of a keras-hub preset directory, with `dropout` in its layers.
+
+    The weights are HDF5, which has no checksum: a damaged file is found where its structure
+    breaks (h5py's OSError or RuntimeError, or a KeyError for a dataset whose name changed);
+    flipped bytes in the weights themselves load as other weights.
+    """
+    weights = os.path.join(source.path, PRESET_WEIGHTS)
     try:
         backbone = backbone_cls.from_preset(source.path, dropout=dropout)
-    except (OSError, ValueError) as error:  # e.g. a preset without its weights file
-        raise DataError(f"{FLAG}: {source.origin}: keras-hub could not load the preset's "
-                        f"weights ({error})") from error
+    except (OSError, ValueError, KeyError, RuntimeError) as error:  # missing, cut short, emptied
+        raise DataError(f"{FLAG}: {weights}: keras-hub could not load the preset's weights "
+                        f"({type(error).__name__}: {error}); expected the HDF5 weights file "
+                        "that save_to_preset wrote (copy or download it again)") from error
     return backbone, WeightReport(source.origin, len(backbone.weights), [])
 
 

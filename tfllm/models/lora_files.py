@@ -12,6 +12,8 @@ import keras
 import numpy as np
 
 from tfllm import atomic
+from tfllm import damaged
+from tfllm.errors import DataError
 from tfllm.models import lora
 from tfllm.models.lora import FORMAT, VERSION, LoraError
 
@@ -67,13 +69,19 @@ def save_adapters(model, path):
 
 
 def _read(path):
+    """The meta dict and arrays of an adapter file. It is a zip archive: every member is
+    checked against its CRC-32 first, so a flipped byte in an adapter is an error."""
     if not os.path.isfile(path):
         raise LoraError(f"{path}: no such adapter file")
+    try:
+        damaged.check_zip(path, "the .npz zip archive save_adapters writes")
+    except DataError as error:
+        raise LoraError(f"{error}, so it is not a tfllm LoRA adapter file") from None
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
         meta = json.loads(str(arrays.pop("meta")))
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, EOFError) as error:
         raise LoraError(f"{path}: not a tfllm LoRA adapter file ({error})") from None
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise LoraError(f"{path}: not a {FORMAT} file of version {VERSION}")

@@ -83,16 +83,24 @@ def _read_directory(source):
     try:
         tokenizer = keras_hub.models.BertTokenizer.from_preset(source.path)
         backbone = keras_hub.models.BertBackbone.from_preset(source.path, load_weights=False)
-    except (ValueError, KeyError, OSError) as error:
+    except KeyError as error:  # a field keras-hub's converter needs (or its name damaged)
+        where = (os.path.join(source.path, "config.json") if source.kind == "huggingface"
+                 else f"{source.origin} (a keras-hub preset)")
+        raise DataError(f"{FLAG}: {where} has no field {error}; expected a BERT checkpoint "
+                        "keras-hub can read") from error
+    except (ValueError, OSError) as error:
         raise DataError(f"{FLAG}: {source.origin} is not a BERT checkpoint keras-hub can read: "
                         f"{error}") from error
     vocabulary = tokenizer.get_vocabulary()
-    if os.path.isfile(os.path.join(source.path, "vocab.txt")):
-        vocabulary = read_lines(os.path.join(source.path, "vocab.txt"))
-    if len(vocabulary) > backbone.vocabulary_size:
-        raise DataError(f"{FLAG}: {source.origin}'s vocabulary has {len(vocabulary)} tokens but "
-                        f"the encoder {backbone.vocabulary_size} token embeddings; the "
-                        "vocabulary is not this model's")
+    vocab_txt = os.path.join(source.path, "vocab.txt")
+    if os.path.isfile(vocab_txt):
+        vocabulary = read_lines(vocab_txt)
+    # BERT checkpoints have one embedding per token; fewer tokens is a file cut at a line end
+    if len(vocabulary) != backbone.vocabulary_size:
+        where = vocab_txt if os.path.isfile(vocab_txt) else f"{source.origin}'s vocabulary"
+        raise DataError(f"{FLAG}: {where} has {len(vocabulary)} tokens but the encoder has "
+                        f"{backbone.vocabulary_size} token embeddings; the vocabulary is cut "
+                        "short or not this model's (expected one token per embedding)")
     return BertCheckpoint(source, list(vocabulary), bool(tokenizer.lowercase),
                           {key: getattr(backbone, key) for key in DIMS},
                           exact_gelu=hf_config.get("hidden_act") == "gelu")

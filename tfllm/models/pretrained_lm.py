@@ -148,10 +148,13 @@ def _huggingface_tokenizer(path, origin):
         raise DataError(f"{FLAG}: {origin} has no tokenizer: expected vocab.json + merges.txt "
                         "or tokenizer.json")
     tokenizer = sources.read_json(tokenizer_file)
-    model = tokenizer.get("model", {})
+    model = tokenizer.get("model") if isinstance(tokenizer.get("model"), dict) else {}
     if model.get("type") != "BPE" or "ByteLevel" not in json.dumps(tokenizer.get("decoder")):
         raise DataError(f"{tokenizer_file}: a {model.get('type')} tokenizer without byte-level "
                         "decoding; tfllm decoders use byte-level BPE (GPT-2 style)")
+    if not isinstance(model.get("vocab"), dict) or not isinstance(model.get("merges"), list):
+        raise DataError(f"{tokenizer_file}: no model.vocab object or model.merges list "
+                        "(expected a BPE tokenizer.json with both)")
     merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
     return model["vocab"], merges
 

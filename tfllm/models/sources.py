@@ -17,9 +17,9 @@ pickle can run code.
 """
 
 import dataclasses
-import json
 import os
 
+from tfllm import damaged
 from tfllm.errors import DataError
 
 FLAG = "--config.model.init_from"
@@ -28,6 +28,7 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 EXPECTED = ("a Hugging Face model directory (config.json + model.safetensors), a keras-hub "
             "preset directory, a .keras file, a .gguf file, a tfllm work directory, a keras-hub "
             "preset name or an hf:// or kaggle:// handle")
+VOCABULARY_FILES = ("vocab.txt", "vocabulary.txt")  # transformers', keras-hub's WordPiece
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,12 +55,35 @@ def _pickle_refusal(path):
 
 
 def read_json(path):
-    """A JSON file's contents; DataError naming the file when it is not JSON."""
+    """A checkpoint's JSON file (config.json, tokenizer.json, ...), which holds one object;
+    DataError naming the flag and the file when it is damaged or not an object."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(f"{FLAG}: {path} is not valid JSON ({error})") from error
+        return damaged.read_json_object(path, "a JSON object")
+    except DataError as error:
+        raise DataError(f"{FLAG}: {error}") from None
+
+
+def check_files(directory):
+    """Reads a checkpoint directory's JSON and text files before keras-hub does, so that a
+    damaged one is named rather than reported as a bare JSON or UTF-8 error: every .json
+    file (top level and assets/tokenizer/) must parse, every .txt file be UTF-8, and a
+    WordPiece vocabulary (whose writers, transformers and keras-hub, end each line with a
+    newline) must not be empty or end mid-line."""
+    for folder in (directory, os.path.join(directory, "assets", "tokenizer")):
+        names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                if name.endswith(".json"):
+                    damaged.read_json(path, "the JSON its writer saved")
+                elif name in VOCABULARY_FILES:
+                    damaged.check_entries(path, damaged.read_lines(
+                        path, "a WordPiece vocabulary: one token per line", whole_lines=True),
+                        "token", "a WordPiece vocabulary: one token per line, each once")
+                elif name.endswith(".txt"):
+                    damaged.read_text(path, "the UTF-8 text its writer saved")
+            except DataError as error:
+                raise DataError(f"{FLAG}: {error}") from None
 
 
 def _is_tfllm_run(path):
@@ -71,6 +95,7 @@ def _is_tfllm_run(path):
 def _huggingface_directory(path):
     names = set(os.listdir(path))
     if "model.safetensors" in names or "model.safetensors.index.json" in names:
+        check_files(path)
         return Source("huggingface", path, path)
     if names & {"pytorch_model.bin", "pytorch_model.bin.index.json"}:
         raise _pickle_refusal(os.path.join(path, "pytorch_model.bin"))
@@ -87,6 +112,7 @@ def _local(path, origin):
             raise _pickle_refusal(path)
         raise DataError(f"{FLAG}: {path} is a file tfllm cannot read; expected {EXPECTED}")
     if os.path.isfile(os.path.join(path, "metadata.json")):
+        check_files(path)
         return Source("keras_hub_preset", path, origin)
     if _is_tfllm_run(path):
         if not os.path.isfile(os.path.join(path, "model.keras")):

@@ -17,6 +17,9 @@ from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
 
 from tfllm.errors import DataError
 
+SAFETENSORS_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"  # a sharded checkpoint's map of tensors to files
+
 
 @dataclasses.dataclass
 class WeightReport:
@@ -103,18 +106,33 @@ class SafetensorsLoader(_Recording, SafetensorLoader):
     def __init__(self, directory, source):
         super().__init__(directory)
         self._start_recording(source)
+        index = self.safetensor_config
+        weight_map = index.get("weight_map") if index is not None else {}
+        if not isinstance(weight_map, dict) or any(
+                not isinstance(name, str) for name in weight_map.values()):
+            raise DataError(f"{os.path.join(directory, INDEX_FILE)}: no weight_map of tensor "
+                            "names to file names (expected a Hugging Face safetensors index)")
 
-    def damaged(self, error):
-        """The DataError for a safetensors file that cannot be read (truncated, emptied, a
-        header of other bytes)."""
-        return DataError(f"{self.source}: model.safetensors cannot be read: {error}; the file "
-                         "is damaged or incomplete (copy or download it again)")
+    def damaged(self, error, name=SAFETENSORS_FILE):
+        """The DataError for the safetensors file `name` that cannot be read (truncated,
+        emptied, a header of other bytes)."""
+        return DataError(f"{os.path.join(self.preset, name)}: cannot be read ({error}); the file "
+                         "is damaged or incomplete: copy or download it again (expected a "
+                         "safetensors file: header size, JSON header, tensor bytes)")
+
+    def _file_of(self, hf_weight_key):
+        """The name of the file that holds `hf_weight_key` (one shard, or the only file)."""
+        if self.safetensor_config is None:
+            return SAFETENSORS_FILE
+        weight_map = self.safetensor_config["weight_map"]
+        return weight_map.get(SafetensorLoader.get_prefixed_key(self, hf_weight_key, weight_map),
+                              SAFETENSORS_FILE)
 
     def get_tensor(self, hf_weight_key):
         try:
             return super().get_tensor(hf_weight_key)
         except (safetensors.SafetensorError, OSError) as error:
-            raise self.damaged(error) from error
+            raise self.damaged(error, self._file_of(hf_weight_key)) from error
 
     def get_prefixed_key(self, hf_weight_key, dict_like):
         key = super().get_prefixed_key(hf_weight_key, dict_like)
@@ -129,7 +147,7 @@ class SafetensorsLoader(_Recording, SafetensorLoader):
         if self.safetensor_config is not None:
             return list(self.safetensor_config["weight_map"])
         try:
-            with safetensors.safe_open(os.path.join(self.preset, "model.safetensors"),
+            with safetensors.safe_open(os.path.join(self.preset, SAFETENSORS_FILE),
                                        framework="np") as f:
                 return list(f.keys())
         except (safetensors.SafetensorError, OSError) as error:

@@ -1,7 +1,6 @@
 """A trained classifier loaded from its work directory: predict and evaluate on raw text."""
 
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -11,6 +10,7 @@ from tfllm.data import pipeline
 from tfllm.data import sources
 from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.errors import DataError
+from tfllm.models import keras_file
 from tfllm.tasks.classification import report as classification
 from tfllm.workdir import finished_run
 
@@ -31,7 +31,7 @@ class TextClassifier:
         paths, self.config = finished_run(workdir)
         self.workdir = workdir
         self.labels = labels_lib.load_labels(paths.labels)
-        self.model = keras.saving.load_model(paths.model, compile=False)
+        self.model = keras_file.load_run(paths, self.config)
         tokenizer = tokenizer_lib.build_tokenizer(
             tokenizer_lib.load_vocabulary(paths.vocabulary),
             lowercase=self.config.tokenizer.get("lowercase", False))

@@ -3,7 +3,6 @@
 import os
 import warnings
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -18,6 +17,7 @@ from tfllm.generation import sampling
 from tfllm.generation.decoder import Decoder
 from tfllm.generation.sampling import WEIGHT_DTYPES, GenerationError
 from tfllm.generation.steps import cast_copy
+from tfllm.models import keras_file
 from tfllm.workdir import finished_run
 
 
@@ -43,7 +43,7 @@ class LanguageModel:
             # keras-hub compiles every task it builds, so loading meets a fresh
             # optimizer beside the saved one; only the weights are needed here.
             warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
-            self.model = keras.saving.load_model(paths.model, compile=False)
+            self.model = keras_file.load_run(paths, self.config)
         self.end_id = self.tokenizer.end_token_id
         self.context_length = self.config.model.backbone.max_sequence_length
         self._tokenize = tf.function(

@@ -9,13 +9,13 @@ as exports are (see `tfllm.serving.core_ops`).
 
 import warnings
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from tfllm.data import documents
 from tfllm.data import examples as examples_lib
 from tfllm.data import lm_pipeline
+from tfllm.models import keras_file
 from tfllm.tasks.seq2seq import data as seq2seq_data
 from tfllm.data import sources as sources_lib
 from tfllm.errors import DataError
@@ -133,7 +133,7 @@ class Seq2Seq:
         if model is None:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
-                model = keras.saving.load_model(paths.model, compile=False)
+                model = keras_file.load_run(paths, self.config)
         self.model = model
         tokenizer = self.tokenizer
         self.start_id, self.end_id = tokenizer.start_token_id, tokenizer.end_token_id

@@ -8,12 +8,12 @@ SavedModel answer alike by construction.
 
 import dataclasses
 
-import keras
 import tensorflow as tf
 
 from tfllm.data import examples as examples_lib
 from tfllm.data import tokenizer as tokenizer_lib
 from tfllm.errors import DataError
+from tfllm.models import keras_file
 from tfllm.tasks.span_qa import examples as qa_examples
 from tfllm.tasks.span_qa import metric
 from tfllm.tasks.span_qa import serving
@@ -115,7 +115,7 @@ class SpanQA:
         paths, self.config = finished_run(workdir)
         self.workdir = workdir
         self.vocabulary = tokenizer_lib.load_vocabulary(paths.vocabulary)
-        self.model = keras.saving.load_model(paths.model, compile=False)
+        self.model = keras_file.load_run(paths, self.config)
         self.tokenizer = tokenizer_lib.build_tokenizer(
             self.vocabulary, lowercase=self.config.tokenizer.get("lowercase", False))
         self.traced = TracedQa(self.model, self.tokenizer, self.config.data)

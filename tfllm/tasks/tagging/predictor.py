@@ -1,11 +1,11 @@
 """A trained tagger loaded from its work directory: entities in raw text, evaluation on files."""
 
-import keras
 import tensorflow as tf
 
 from tfllm.data import examples as examples_lib
 from tfllm.data import labels as labels_lib
 from tfllm.data import sources
+from tfllm.models import keras_file
 from tfllm.tasks.tagging import alignment as tag_alignment
 from tfllm.tasks.tagging import examples as tagged_examples
 from tfllm.tasks.tagging import features as tagged_pipeline
@@ -33,7 +33,7 @@ class Tagger:
         paths, self.config = finished_run(workdir)
         self.workdir = workdir
         self.tags = labels_lib.load_labels(paths.labels)
-        self.model = keras.saving.load_model(paths.model, compile=False)
+        self.model = keras_file.load_run(paths, self.config)
         tokenizer = tokenizer_lib.build_tokenizer(
             tokenizer_lib.load_vocabulary(paths.vocabulary),
             lowercase=self.config.tokenizer.get("lowercase", False))
