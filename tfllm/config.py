@@ -130,8 +130,7 @@ def validate(config):
     """Raises ConfigError on the first field with a value no run could use: the task's
     name, then the task's own checks (`Task.check_config`, which calls the shared ones)."""
     from tfllm.tasks import registry  # pylint: disable=import-outside-toplevel
-    task = registry.task_for(config)
-    task.check_config(config)
+    registry.check_config(config)
 
 
 def check_common(config, first=(), skip=()):

@@ -61,6 +61,8 @@ class SportinessTask(classification.ClassificationTask):
 
 
 class Scorer(TextClassifier):
+    label_outputs = False  # one score, not one output per label
+
     def predict(self, texts, text_pairs=None):
         return self.model(self._features(tf.constant(texts)))[:, 0].numpy()
 

@@ -32,6 +32,8 @@ def load(path, safe_mode=True):
         NeedsCode: the file needs arbitrary code (a lambda) and `safe_mode` is on.
         DataError: the file is missing, damaged, or not a model Keras can rebuild here.
     """
+    from tfllm import keras_objects  # pylint: disable=import-outside-toplevel
+    keras_objects.register()  # the tfllm classes a saved model may name
     if not os.path.isfile(path):
         raise damaged.error(path, "no such file", EXPECTED)
     damaged.check_zip(path, EXPECTED)
@@ -49,13 +51,15 @@ def load(path, safe_mode=True):
                             f"({type(error).__name__}: {error})", EXPECTED) from error
 
 
-def load_run(paths, config):
+def load_run(paths, config, label_outputs=False):
     """The model.keras of a finished run (`paths`, resolved `config`), checked against the
     tokenizer files the run wrote beside it, which carry no checksum: a file cut short at a
-    line end still reads, but no longer fits the model."""
+    line end still reads, but no longer fits the model. `label_outputs`: the model's head has
+    one output per line of labels.txt (a classifier's, a tagger's)."""
     model = load(paths.model)
     _check_vocabulary(paths, config, model)
-    _check_labels(paths, model)
+    if label_outputs:
+        _check_labels(paths, model)
     return model
 
 
@@ -86,7 +90,7 @@ def _check_vocabulary(paths, config, model):
 
 
 def _check_labels(paths, model):
-    """labels.txt, where the run has one, holds one label per output of the head."""
+    """labels.txt holds one label per output of the head."""
     if not os.path.isfile(paths.labels) or not getattr(model, "outputs", None):
         return
     labels = len(damaged.read_lines(paths.labels, "the run's labels.txt", whole_lines=True))

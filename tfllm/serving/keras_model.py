@@ -8,11 +8,11 @@ is the serving function; `tfllm export --model=FILE.keras` calls `export`.
 import os
 import tempfile
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from tfllm.errors import TfllmError
+from tfllm.models import keras_file
 from tfllm.serving import writer
 from tfllm.serving.untracked import Untracked
 
@@ -84,17 +84,11 @@ def check_model(model, labels=None):
 
 
 def load(path):
-    """The Keras model in the .keras file `path` (safe mode), uncompiled; TfllmError when it
-    cannot be read."""
+    """The Keras model in the .keras file `path` (safe mode), uncompiled; a TfllmError naming
+    the file when it is missing, damaged or not a model."""
     if not path.endswith(".keras") or not os.path.isfile(path):
         raise TfllmError(f"{path}: not a .keras file")
-    from tfllm import keras_objects  # pylint: disable=import-outside-toplevel
-    keras_objects.register()  # a tfllm preprocessor layer, say
-    try:
-        return keras.saving.load_model(path, compile=False)
-    except (ValueError, TypeError, OSError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise TfllmError(f"{path}: cannot be loaded as a Keras model ({first})") from error
+    return keras_file.load(path)
 
 
 def export(model, export_dir, version=None, labels=None):

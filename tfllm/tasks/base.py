@@ -123,8 +123,6 @@ class Task:
     # -- a finished run ------------------------------------------------------------------
     def load(self, workdir):
         """The in-process predictor of the finished run in `workdir`."""
-        from tfllm import keras_objects  # pylint: disable=import-outside-toplevel
-        keras_objects.register()  # what its model.keras names
         return self.predictor(workdir)  # pylint: disable=not-callable
 
     def base_model(self, workdir):

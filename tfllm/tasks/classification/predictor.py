@@ -27,11 +27,15 @@ class TextClassifier:
     'ai'
     """
 
+    # The head has one output per label (labels.txt is checked against it); a subclass
+    # with another head (a regression score, say) sets False.
+    label_outputs = True
+
     def __init__(self, workdir):
         paths, self.config = finished_run(workdir)
         self.workdir = workdir
         self.labels = labels_lib.load_labels(paths.labels)
-        self.model = keras_file.load_run(paths, self.config)
+        self.model = keras_file.load_run(paths, self.config, self.label_outputs)
         tokenizer = tokenizer_lib.build_tokenizer(
             tokenizer_lib.load_vocabulary(paths.vocabulary),
             lowercase=self.config.tokenizer.get("lowercase", False))

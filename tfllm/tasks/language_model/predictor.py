@@ -1,8 +1,6 @@
 """A trained language model loaded from its work directory: generate text, measure perplexity."""
 
 import os
-import warnings
-
 import numpy as np
 import tensorflow as tf
 
@@ -39,11 +37,7 @@ class LanguageModel:
         if self.config.task != "language_modeling":
             raise DataError(f"{workdir}: a {self.config.task} run, not a language model")
         self.tokenizer = bpe.build_tokenizer(*bpe.load(paths.tokenizer, flag=paths.tokenizer))
-        with warnings.catch_warnings():
-            # keras-hub compiles every task it builds, so loading meets a fresh
-            # optimizer beside the saved one; only the weights are needed here.
-            warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
-            self.model = keras_file.load_run(paths, self.config)
+        self.model = keras_file.load_run(paths, self.config)
         self.end_id = self.tokenizer.end_token_id
         self.context_length = self.config.model.backbone.max_sequence_length
         self._tokenize = tf.function(

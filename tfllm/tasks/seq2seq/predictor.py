@@ -7,8 +7,6 @@ inside one compiled function per sampling setting. Without XLA
 as exports are (see `tfllm.serving.core_ops`).
 """
 
-import warnings
-
 import numpy as np
 import tensorflow as tf
 
@@ -131,9 +129,7 @@ class Seq2Seq:
         self.tokenizer = bart.build_tokenizer(
             *bart.load_tokenizer_files(paths.tokenizer, flag=paths.tokenizer))
         if model is None:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
-                model = keras_file.load_run(paths, self.config)
+            model = keras_file.load_run(paths, self.config)
         self.model = model
         tokenizer = self.tokenizer
         self.start_id, self.end_id = tokenizer.start_token_id, tokenizer.end_token_id

@@ -33,7 +33,7 @@ class Tagger:
         paths, self.config = finished_run(workdir)
         self.workdir = workdir
         self.tags = labels_lib.load_labels(paths.labels)
-        self.model = keras_file.load_run(paths, self.config)
+        self.model = keras_file.load_run(paths, self.config, label_outputs=True)
         tokenizer = tokenizer_lib.build_tokenizer(
             tokenizer_lib.load_vocabulary(paths.vocabulary),
             lowercase=self.config.tokenizer.get("lowercase", False))
