@@ -23,6 +23,7 @@ import pytest
 import tfllm
 from tests import helpers
 from tfllm.errors import TfllmError
+from tfllm.evaluation import plots
 from tfllm.models import gguf as gguf_checkpoint
 from tfllm.models import lora
 from tfllm.models import lora_files
@@ -389,3 +390,18 @@ def test_the_cli_says_in_one_line_which_file_of_a_run_is_damaged(tmp_path):
     for result, path in zip(results, paths):
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
         assert path in helpers.error_line(result)
+
+
+@pytest.mark.parametrize("damage_kind", DAMAGES)
+def test_a_damaged_metrics_log_is_an_error_naming_its_line(tmp_path, damage_kind):
+    """`tfllm evaluate --plot` draws the training curves from metrics.jsonl."""
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps({"epoch": e, "step": 3 * e, "loss": 1.0 / e,
+                                        "learning_rate": 1e-3}) + "\n" for e in (1, 2, 3)))
+    damage(str(path), damage_kind)
+    expected = {"truncated": r":2: not valid JSON \(.*\); the file is damaged or incomplete",
+                "emptied": r": no epochs logged \(expected ",
+                "flipped": r":\d+: (not valid JSON|not UTF-8 text)"}[damage_kind]
+    with pytest.raises(TfllmError, match=re.escape(str(path)) + expected):
+        plots.training_curves(str(path), str(tmp_path / "curves.png"))
+    assert not (tmp_path / "curves.png").exists()

@@ -101,6 +101,25 @@ def read_json_object(path, expected):
     return value
 
 
+def read_json_lines(path, expected):
+    """The JSON object on each non-empty line of `path` (metrics.jsonl); DataError naming the
+    line that is not one."""
+    records = []
+    for number, line in enumerate(read_lines(path, expected), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as decode_error:
+            raise error(f"{path}:{number}", f"not valid JSON ({decode_error.msg}); the file "
+                        "is damaged or incomplete", expected) from None
+        if not isinstance(record, dict):
+            raise error(f"{path}:{number}", f"a JSON {type(record).__name__}, not an object",
+                        expected)
+        records.append(record)
+    return records
+
+
 def check_zip(path, expected):
     """Reads every member of the zip archive `path` (a .keras or .npz file) and checks it
     against its CRC-32, so a flipped byte in the weights is an error rather than other weights.

@@ -4,11 +4,12 @@ Drawn with matplotlib's object API (no pyplot), so writing a chart never
 changes the backend of a notebook or script that imports tfllm.
 """
 
-import json
 import os
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from tfllm import damaged
 
 _NOT_CURVES = ("epoch", "step", "learning_rate", "examples_per_sec", "tokens_per_sec")
 
@@ -22,10 +23,10 @@ def _save(figure, path):
 def training_curves(metrics_path, path):
     """Each logged metric per epoch, its validation twin on the same axes; the learning rate
     last. Returns `path`."""
-    with open(metrics_path, encoding="utf-8") as f:
-        records = [json.loads(line) for line in f if line.strip()]
-    if not records:
-        raise ValueError(f"{metrics_path}: no epochs logged")
+    records = damaged.read_json_lines(metrics_path, "one JSON object per epoch, as tfllm "
+                                      "train writes metrics.jsonl")
+    if not records or any("epoch" not in r for r in records):
+        raise damaged.error(metrics_path, "no epochs logged", "a line per epoch with its number")
     epochs = [r["epoch"] for r in records]
     names = [k for k in records[0] if k not in _NOT_CURVES and not k.startswith("val_")]
     panels = names + ["learning_rate"]
