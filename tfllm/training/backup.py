@@ -15,10 +15,18 @@ restarts the epoch from its first batch, and its weights and counters are
 two files written one after the other, so a kill between them trains an
 epoch twice. Here a backup is written under a `.tmp` name and renamed when
 complete; a kill mid-write leaves the previous backup as the latest.
+
+Two complete backups are kept, the newest and the one before it (while a third is written,
+three are on disk; the oldest goes once the new one is complete). state.json records the
+SHA-256 of variables.npz and of its own contents, so a file truncated, emptied or changed
+after it was written is found before the run resumes: the run then resumes from the one
+before it, with a warning naming both. A disk that fills up mid-backup stops the run with
+an `atomic.WriteFailed` naming the backup; its half-written directory is removed.
 """
 
 import dataclasses
 import glob
+import hashlib
 import itertools
 import json
 import os
@@ -55,16 +63,81 @@ class Resume:
     state: dict
 
 
+def _step(directory):
+    return int(os.path.basename(directory)[len(PREFIX):])
+
+
+def _complete(backup_dir):
+    """The complete backups in `backup_dir` (half-written `.tmp` ones aside), newest first."""
+    return sorted((d for d in glob.glob(os.path.join(backup_dir, PREFIX + "*"))
+                   if not d.endswith(".tmp") and os.path.isfile(os.path.join(d, STATE))),
+                  key=_step, reverse=True)
+
+
+def _digest(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_digest(path):
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _state_digest(state):
+    return _digest(json.dumps(state, sort_keys=True).encode("utf-8"))
+
+
+def read_state(directory):
+    """The state.json of the backup in `directory`, checked against the digests it records
+    (backups of earlier versions record none); DataError naming the file and what is wrong."""
+    path, variables = os.path.join(directory, STATE), os.path.join(directory, VARIABLES)
+    try:
+        with open(path, "rb") as f:
+            state = json.loads(f.read())
+        recorded = state.pop("sha256", None)
+    except (OSError, ValueError, AttributeError) as error:  # AttributeError: not an object
+        raise DataError(f"{path}: damaged (not the JSON object a backup writes: {error})"
+                        ) from None
+    if recorded is not None and recorded != _state_digest(state):
+        raise DataError(f"{path}: damaged (its contents changed after it was written: "
+                        "they do not match the SHA-256 written with them)")
+    if not os.path.isfile(variables):
+        raise DataError(f"{variables}: missing")
+    size, expected = os.path.getsize(variables), state.get("variables_bytes")
+    if expected is not None and size != expected:
+        what = "empty" if not size else "truncated" if size < expected else "grown"
+        raise DataError(f"{variables}: damaged ({what}: {size} bytes, {expected} written)")
+    if state.get("variables_sha256") not in (None, _file_digest(variables)):
+        raise DataError(f"{variables}: damaged (its SHA-256 is not the one recorded in "
+                        f"{STATE}: the file changed after it was written)")
+    return state
+
+
 def latest(backup_dir):
-    """The newest complete backup in `backup_dir`, or None; half-written ones are ignored."""
-    complete = [d for d in glob.glob(os.path.join(backup_dir, PREFIX + "*"))
-                if not d.endswith(".tmp") and os.path.isfile(os.path.join(d, STATE))]
-    if not complete:
+    """The newest usable backup in `backup_dir`, or None if there is none.
+
+    Half-written backups are ignored. A damaged one (`read_state`) is passed over for the
+    one before it, with a warning naming both; DataError, naming the damaged files, if
+    every backup is damaged.
+    """
+    damaged = []
+    for directory in _complete(backup_dir):
+        try:
+            state = read_state(directory)
+        except DataError as error:
+            damaged.append(str(error))
+            continue
+        if damaged:
+            print(f"warning: {'; '.join(damaged)}; resuming from the previous backup "
+                  f"{directory}", flush=True)
+        return Resume(directory, state["step"], state["epochs_done"], state["stop_training"],
+                      state)
+    if not damaged:
         return None
-    directory = max(complete, key=lambda d: int(os.path.basename(d)[len(PREFIX):]))
-    with open(os.path.join(directory, STATE), encoding="utf-8") as f:
-        state = json.load(f)
-    return Resume(directory, state["step"], state["epochs_done"], state["stop_training"], state)
+    older = (f"so is every older backup ({'; '.join(damaged[1:])})" if damaged[1:]
+             else "there is no older backup")
+    raise DataError(f"{damaged[0]}; {older}; to train again from the start, delete the work "
+                    f"directory {os.path.dirname(backup_dir)}")
 
 
 def describe(resume, steps_per_epoch):
@@ -125,7 +198,8 @@ class Backup(keras.callbacks.Callback):
         metrics: False under a tf.distribute strategy, where metric variables
             are per replica and summed when read: the resumed epoch's logged
             training metrics then cover the batches after the resume only.
-        keep: complete backups kept (the older ones are deleted).
+        keep: complete backups kept (the older ones are deleted once a newer one is
+            complete); at least 2, so that a damaged newest backup has one to fall back on.
     """
 
     def __init__(self, directory, steps_per_epoch, every_steps=0, stateful=(), resume=None,
@@ -138,6 +212,8 @@ class Backup(keras.callbacks.Callback):
         self.resume = resume
         self.write = write
         self.metrics = metrics
+        if keep < 2:
+            raise ValueError(f"keep={keep}: at least 2 backups are kept")
         self.keep = keep
         self.step = resume.step if resume else 0
         self._metrics_pending = None
@@ -173,7 +249,8 @@ class Backup(keras.callbacks.Callback):
         self.save(epoch_end=True)
 
     def save(self, epoch_end):
-        """Writes the backup of the current step (all of it, or nothing)."""
+        """Writes the backup of the current step (all of it, or nothing: WriteFailed, the
+        previous backup kept)."""
         if not self.write:
             return
         tracked = _tracked(self.model, self.metrics)
@@ -190,19 +267,36 @@ class Backup(keras.callbacks.Callback):
         final = os.path.join(self.directory, f"{PREFIX}{self.step:09d}")
         temporary = final + ".tmp"
         for stale in (temporary, final):
-            if os.path.exists(stale):
-                shutil.rmtree(stale)
-        os.makedirs(temporary)
+            atomic.remove(stale)
+        previous = next((d for d in _complete(self.directory) if _step(d) < self.step), None)
         arrays = {f"{role}/{i}": keras.ops.convert_to_numpy(v.value)
                   for role, variables in tracked.items() for i, v in enumerate(variables)}
-        _write_synced(os.path.join(temporary, VARIABLES), lambda f: np.savez(f, **arrays))
-        _write_synced(os.path.join(temporary, STATE),
-                      lambda f: f.write(json.dumps(state, indent=1).encode("utf-8")))
-        os.rename(temporary, final)
-        atomic.sync_directory(self.directory)
-        complete = sorted(d for d in glob.glob(os.path.join(self.directory, PREFIX + "*"))
-                          if not d.endswith(".tmp"))
-        for old in complete[:-self.keep]:
+        try:
+            os.makedirs(temporary)
+            variables = os.path.join(temporary, VARIABLES)
+            _write_synced(variables, lambda f: np.savez(f, **arrays))
+            state["variables_bytes"] = os.path.getsize(variables)
+            state["variables_sha256"] = _file_digest(variables)
+            state["sha256"] = _state_digest(state)
+            _write_synced(os.path.join(temporary, STATE),
+                          lambda f: f.write(json.dumps(state, indent=1).encode("utf-8")))
+            os.rename(temporary, final)
+            atomic.sync_directory(self.directory)
+        except OSError as error:
+            atomic.remove(temporary)
+            raise atomic.WriteFailed(atomic.failed_message(
+                final, atomic.reason(error), "backup", kept=(
+                    f"nothing of it was left, the previous backup {previous} is kept"
+                    if previous else "nothing of it was left"))) from None
+        self._prune()
+
+    def _prune(self):
+        """Once the backup of this step is complete, deletes all but the newest `keep` and
+        any newer than this step (passed over as damaged when the run resumed)."""
+        complete = _complete(self.directory)
+        newer = [d for d in complete if _step(d) > self.step]
+        done = [d for d in complete if _step(d) <= self.step]
+        for old in newer + done[self.keep:]:
             shutil.rmtree(old)
 
 
