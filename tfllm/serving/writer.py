@@ -11,6 +11,7 @@ import tempfile
 
 import tensorflow as tf
 
+from tfllm import atomic
 from tfllm import locking
 from tfllm.errors import TfllmError
 from tfllm.models import lora
@@ -44,39 +45,51 @@ def export(workdir, export_dir, version=None, adapters=None):
     merged. `adapters` names one of its adapter files instead (say
     checkpoints/ckpt-0003.adapters.npz): the run's base model is rebuilt from its
     `model.init_from`, the file loaded onto it and merged, and that is exported.
+
+    The export directory's lock is taken first: an unwritable `export_dir` (or one another
+    export holds) is refused before the slow load.
     """
     from tfllm.tasks import registry  # pylint: disable=import-outside-toplevel
-    if version is not None:  # checked again under the lock; here before the slow load
-        check_free(export_dir, int(version))
-    task = registry.task_for_workdir(workdir)
-    loaded = task.load(workdir)
-    if adapters is not None:
-        loaded.model = with_adapters(workdir, adapters)
-    module, requests = task.export_parts(loaded)
-    return write_version(module, requests, export_dir, version)
+    with locking.locked(export_dir, "this export"):
+        if version is not None:  # checked again when written; here before the slow load
+            check_free(export_dir, int(version))
+        task = registry.task_for_workdir(workdir)
+        loaded = task.load(workdir)
+        if adapters is not None:
+            loaded.model = with_adapters(workdir, adapters)
+        module, requests = task.export_parts(loaded)
+        return _write_version(module, requests, export_dir, version)
 
 
 def write_version(module, requests, export_dir, version=None):
     """Saves `module` (a tf.Module with `signatures()`) and its warmup `requests` as version
     `version` (default: the next free one) under `export_dir`, holding the directory's
     lock; returns the version directory. It appears only complete: staged in a sibling,
-    then renamed."""
+    then renamed. A failed write (a full disk) raises `atomic.WriteFailed` and leaves
+    nothing behind."""
     with locking.locked(export_dir, "this export"):
-        version = next_version(export_dir) if version is None else int(version)
-        target = check_free(export_dir, version)
+        return _write_version(module, requests, export_dir, version)
+
+
+def _write_version(module, requests, export_dir, version):
+    """`write_version`, the lock held."""
+    version = next_version(export_dir) if version is None else int(version)
+    target = check_free(export_dir, version)
+    staging = None
+    try:
         staging = tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir)
         os.chmod(staging, 0o755)  # mkdtemp's 0700 would hide it from a server of another user
-        try:
-            with core_ops.without_xla_ops():  # TF Serving runs no XLA by default
-                tf.saved_model.save(module, staging, signatures=module.signatures())
-            write_warmup_requests(staging, requests)
-            os.rename(staging, target)
-        except OSError as error:  # a full disk, a quota, a directory gone
-            raise TfllmError(f"{target}: the export could not be written "
-                             f"({error.strerror or error}); nothing was left behind") from error
-        finally:
-            if os.path.exists(staging):
-                shutil.rmtree(staging)
+        with core_ops.without_xla_ops():  # TF Serving runs no XLA by default
+            tf.saved_model.save(module, staging, signatures=module.signatures())
+        write_warmup_requests(staging, requests)
+        os.rename(staging, target)
+    except (OSError, tf.errors.OpError) as error:  # a full disk, a quota, a directory gone
+        raise atomic.WriteFailed(
+            f"{target}: the export could not be written ({atomic.reason(error)}); nothing "
+            "was left behind; run the same command again once that is fixed") from None
+    finally:
+        if staging is not None and os.path.exists(staging):
+            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 def with_adapters(workdir, adapters):

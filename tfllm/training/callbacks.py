@@ -9,6 +9,7 @@ would drift and the adapters saved at the end would be empty.
 """
 
 import glob
+import io
 import json
 import math
 import os
@@ -17,6 +18,8 @@ import sys
 import time
 
 import keras
+import tensorflow as tf
+from keras.src.saving import saving_lib
 
 from tfllm import atomic
 from tfllm.errors import TfllmError
@@ -116,8 +119,40 @@ class MetricsLog(keras.callbacks.Callback):
             "tokens_per_sec": round(examples_per_sec * self.tokens_per_example, 1),
             "rss_mb": round(resident_megabytes(), 1),
         }
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        lines = []
+        if os.path.exists(self.path):
+            with open(self.path, encoding="utf-8") as f:
+                lines = f.readlines()
+        # Replaced whole, not appended to: a full disk never leaves half a line for the
+        # resume to read.
+        atomic.replace(self.path, lambda temporary: _write_lines(
+            temporary, lines + [json.dumps(record) + "\n"]))
+
+
+class TensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback, except that a summary it cannot write (a full disk)
+    stops the run with `atomic.WriteFailed` naming the log directory, not with a
+    TensorFlow traceback."""
+
+    def _writing(self, method, *args):
+        try:
+            return method(*args)
+        except tf.errors.OpError as error:
+            raise atomic.WriteFailed(atomic.failed_message(
+                self.log_dir, atomic.reason(error), "TensorBoard log",
+                kept="the run's backups are unchanged")) from None
+
+    def on_train_begin(self, logs=None):
+        self._writing(super().on_train_begin, logs)
+
+    def on_test_end(self, logs=None):
+        self._writing(super().on_test_end, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._writing(super().on_epoch_end, epoch, logs)
+
+    def on_train_end(self, logs=None):
+        self._writing(super().on_train_end, logs)
 
 
 def keep_epochs(path, epochs):
@@ -144,13 +179,33 @@ def adapters_path(weights_path):
     return weights_path.removesuffix(WEIGHTS_SUFFIX) + ADAPTERS_SUFFIX
 
 
+def save_weights(model, path):
+    """`model.save_weights(path)`, with the HDF5 file built in memory and written by Python.
+
+    h5py 3.14 (HDF5 1.14) crashes the process with SIGSEGV in `File.close` when the disk
+    fills up under a file it writes; Python's write raises OSError (ENOSPC) instead. These
+    are the steps of Keras 3.15's `saving_lib.save_weights_only`, given a BytesIO.
+    """
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    try:
+        saving_lib._save_state(  # pylint: disable=protected-access
+            model, weights_store=store, assets_store=None, inner_path="",
+            visited_saveables=set())
+    finally:
+        store.close()
+    with open(path, "wb") as f:
+        f.write(buffer.getbuffer())
+
+
 def save_checkpoint(model, weights_path):
     """Writes `model`'s weights to `weights_path` atomically; a LoRA model's adapters (and
-    train_also weights) to `adapters_path(weights_path)` instead. Returns the path written."""
+    train_also weights) to `adapters_path(weights_path)` instead. Returns the path written.
+    A failed write (a full disk) raises `atomic.WriteFailed`, the previous file kept."""
     if lora.lora_summary(model) is not None:
         lora_files.save_adapters(model, adapters_path(weights_path))
         return adapters_path(weights_path)
-    atomic.replace(weights_path, model.save_weights)
+    atomic.replace(weights_path, lambda temporary: save_weights(model, temporary))
     return weights_path
 
 
@@ -210,8 +265,8 @@ class BestCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         value = float(logs[self.monitor])
         if _improves(value, self.best, self.mode):
-            self.best = value
             save_checkpoint(self.model, self.path)
+            self.best = value
 
     def backup_state(self):
         return {"best": self.best}
@@ -286,7 +341,7 @@ def standard_callbacks(config, paths, datasets, resume=None, monitor=("val_accur
     callbacks = [
         StopOnNonFiniteLoss(paths.backup),
         MetricsLog(paths.metrics, config.data.batch_size, datasets.tokens_per_example),
-        keras.callbacks.TensorBoard(paths.logs, update_freq="epoch"),
+        TensorBoard(paths.logs, update_freq="epoch"),
     ]
     if train_config.checkpoint_every_epochs:
         callbacks.append(

@@ -12,6 +12,7 @@ is built, so bad input fails in seconds, not after an epoch.
 import contextlib
 import json
 import os
+import tempfile
 import time
 
 import keras
@@ -97,8 +98,12 @@ def report_import(report, paths):
 
 
 def write_json(path, value):
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2)
+    """Writes `value` as JSON to `path`, atomically (`atomic.WriteFailed` if it cannot)."""
+    def write(temporary):
+        with open(temporary, "w", encoding="utf-8") as f:
+            json.dump(value, f, indent=2)
+
+    atomic.replace(path, write)
 
 
 def save_prepared(paths, config, data_report, vocabulary, merges=None, labels=None):
@@ -114,6 +119,27 @@ def save_prepared(paths, config, data_report, vocabulary, merges=None, labels=No
         labels_lib.save_labels(labels, paths.labels)
     config_lib.save(config, paths.config)
     write_json(paths.data_report, data_report)
+
+
+def check_writable(paths):
+    """Refuses, before any work, a work directory whose checkpoints/, backup/ or logs/
+    cannot be written (a file in the way, a read-only mount): else the run would fail at
+    its first checkpoint or backup, an epoch later. Leaves no directory it made."""
+    for directory in (paths.checkpoints, paths.backup, paths.logs):
+        if os.path.lexists(directory) and not os.path.isdir(directory):
+            raise TfllmError(f"{directory} is a file; the run writes a directory there: "
+                             "move the file away or choose another --workdir")
+        created = not os.path.exists(directory)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            with tempfile.TemporaryFile(dir=directory):
+                pass
+        except OSError as error:
+            raise TfllmError(f"{directory}: cannot write there ({error.strerror}); choose "
+                             "a --workdir where the run can write") from None
+        finally:
+            if created and os.path.isdir(directory):
+                os.rmdir(directory)
 
 
 def check_resumable(paths):
@@ -166,9 +192,37 @@ def resume_point(paths, chief=True):
     return resume
 
 
+# What Keras' `model.save` stores beside the model: the optimizer with its state (Adam's
+# moments are twice the weights), the compiled loss and metrics, and the compile config,
+# from which `load_model` compiles a fresh optimizer that then refuses the saved state
+# ("Skipping variable loading for optimizer"). A resume needs that state: the backups hold it.
+_TRAINING_STATE = ("optimizer", "loss", "_compile_loss", "_compile_metrics", "_loss_tracker")
+
+
+@contextlib.contextmanager
+def without_training_state(model):
+    """`model`, for the body, as an uncompiled model: no optimizer, compiled loss or metrics
+    (what model.keras holds; it loads uncompiled). Everything is put back after."""
+    kept = {name: vars(model)[name] for name in (*_TRAINING_STATE, "compiled")
+            if name in vars(model)}
+    try:
+        for name in _TRAINING_STATE:  # object.__setattr__: Keras' tracking sees no change
+            object.__setattr__(model, name, None)
+        object.__setattr__(model, "compiled", False)  # so no compile config is saved
+        yield model
+    finally:
+        for name in (*_TRAINING_STATE, "compiled"):
+            if name in kept:
+                object.__setattr__(model, name, kept[name])
+            else:
+                vars(model).pop(name, None)
+
+
 def save_model(model, paths):
-    """Writes model.keras atomically, then drops the backups it makes redundant."""
-    atomic.replace(paths.model, model.save)
+    """Writes model.keras (the model alone: `without_training_state`) atomically, then drops
+    the backups it makes redundant. A failed write (`atomic.WriteFailed`) keeps both."""
+    with without_training_state(model):
+        atomic.replace(paths.model, model.save)
     backup.remove(paths.backup)
 
 
@@ -194,11 +248,11 @@ def train_and_evaluate(task, config, workdir):
 
 def run_in_workdir(config, workdir, train_then_evaluate):
     """The life of every run: validates `config`, takes the work directory's lock (a
-    second process fails at once: `tfllm.locking`), refuses a finished `workdir`, finds the
-    backup a killed run resumes from, calls `train_then_evaluate(paths, strategy, resume)`
-    in the work directory this process writes (`distribution.workspace`: a multi-worker
-    run's non-chief workers write a scratch copy) and saves the report it returns as
-    eval.json.
+    second process fails at once: `tfllm.locking`), refuses a finished `workdir` and one
+    whose checkpoints/, backup/ or logs/ it cannot write, finds the backup a killed run
+    resumes from, calls `train_then_evaluate(paths, strategy, resume)` in the work
+    directory this process writes (`distribution.workspace`: a multi-worker run's non-chief
+    workers write a scratch copy) and saves the report it returns as eval.json.
 
     Returns:
         The report, plus wall time and the work directory.
@@ -212,6 +266,7 @@ def run_in_workdir(config, workdir, train_then_evaluate):
     with (locking.locked(workdir, "this run") if chief else contextlib.nullcontext()):
         check_resumable(paths)
         with distribution.workspace(paths, chief) as own:
+            check_writable(own)
             report = train_then_evaluate(own, strategy, resume_point(paths, chief))
             write_json(own.eval, report)
     return {**report, "wall_seconds": round(time.perf_counter() - start, 1), "workdir": workdir}
