@@ -94,8 +94,7 @@ def test_predict_returns_spans_that_slice_the_original_text(run):
 # The frozen [CLS] pooler (no gradient from a per-token head) is trainable again in a
 # rebuilt model, so the fresh optimizer has more slots than the saved one; only the
 # weights matter here.
-@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
-def test_model_keras_loads_compiled_after_import_tfllm(run):
+def test_model_keras_loads_after_import_tfllm(run):
     tagger = tfllm.load(run[0])
     loaded = keras.saving.load_model(os.path.join(run[0], "model.keras"))
     features = tagger.aligner(tf.ragged.constant([["Anna", "lives", "in", "Paris", "."]]))
