@@ -10,6 +10,7 @@ import os
 
 import ml_collections
 
+from tfllm import atomic
 from tfllm import damaged
 from tfllm.errors import ConfigError
 from tfllm.generation.sampling import SAMPLERS, WEIGHT_DTYPES
@@ -203,10 +204,14 @@ def check_encoder_run(config):
 
 
 def save(config, path):
-    """Writes `config` as indented JSON (the work directory's config.json)."""
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(config.to_json(indent=2, sort_keys=True))
-        f.write("\n")
+    """Writes `config` as indented JSON (the work directory's config.json), atomically
+    (`atomic.WriteFailed` on a full disk)."""
+    def write(temporary):
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(config.to_json(indent=2, sort_keys=True))
+            f.write("\n")
+
+    atomic.replace(path, write)
 
 
 def load(path):

@@ -27,6 +27,7 @@ import tensorflow as tf
 
 import tfllm
 from tests import helpers
+from tfllm.configs import bert_classifier
 from tfllm.errors import TfllmError
 from tfllm.models import lora
 from tfllm.serving import writer
@@ -244,7 +245,31 @@ def export_case(root, failing):
     return {"error": error, "before": before}
 
 
-CASES = {"best_checkpoint": best_checkpoint_case, "adapters": adapters_case,
+def prepared_case(root, failing, merges=False):
+    """What every task's `prepare` writes once its checks passed: the tokenizer (vocab.txt,
+    or vocab.json and merges.txt), labels.txt, config.json, data_report.json."""
+    paths = Paths(os.path.join(root, "run"))
+    config = bert_classifier.get_config("smoke")
+
+    def save(tokens, labels):
+        vocabulary = {t: i for i, t in enumerate(tokens)} if merges else tokens
+        run.save_prepared(paths, config, {"rows": len(tokens)}, vocabulary,
+                          merges=[f"{t[0]} {t[1:]}" for t in tokens] if merges else None,
+                          labels=labels)
+
+    save(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "ab"], ["a", "b"])
+    before = helpers.fingerprint(root)
+    with failing():  # a tokenizer learned again, too big for the disk
+        error = attempt(lambda: save([f"token{i:05d}" for i in range(2000)], ["a", "b", "c"]))
+    return {"error": error, "before": before}
+
+
+def bpe_prepared_case(root, failing):
+    return prepared_case(root, failing, merges=True)
+
+
+CASES = {"prepared": prepared_case, "bpe_prepared": bpe_prepared_case,
+         "best_checkpoint": best_checkpoint_case, "adapters": adapters_case,
          "backup": backup_case, "metrics_log": metrics_log_case,
          "tensorboard": tensorboard_case, "model_keras": model_keras_case,
          "export": export_case}
@@ -288,7 +313,9 @@ def failed_and_kept(result, message):
 AGAIN = "; run the same command again once that is fixed"
 
 
-@pytest.mark.parametrize("name,file", [("best_checkpoint", "best.weights.h5"),
+@pytest.mark.parametrize("name,file", [("prepared", "vocab.txt"),
+                                       ("bpe_prepared", "vocab.json"),
+                                       ("best_checkpoint", "best.weights.h5"),
                                        ("adapters", "best.adapters.npz"),
                                        ("metrics_log", "metrics.jsonl"),
                                        ("model_keras", "model.keras")])

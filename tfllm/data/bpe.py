@@ -12,6 +12,7 @@ import os
 import keras_hub
 from tokenizers import ByteLevelBPETokenizer
 
+from tfllm import atomic
 from tfllm import damaged
 from tfllm.errors import DataError
 
@@ -40,13 +41,21 @@ def learn(texts, vocabulary_size, min_frequency=2, special_tokens=(END_OF_TEXT,)
 
 
 def save(vocabulary, merges, directory):
-    """Writes vocab.json and merges.txt (the GPT-2 file formats) into `directory`."""
+    """Writes vocab.json and merges.txt (the GPT-2 file formats) into `directory`, each
+    atomically (`atomic.WriteFailed` on a full disk)."""
     os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, VOCAB_FILE), "w", encoding="utf-8") as f:
-        json.dump(vocabulary, f, ensure_ascii=False)
-    with open(os.path.join(directory, MERGES_FILE), "w", encoding="utf-8") as f:
-        f.write(_MERGES_HEADER + "\n")
-        f.writelines(f"{merge}\n" for merge in merges)
+
+    def write_vocabulary(temporary):
+        with open(temporary, "w", encoding="utf-8") as f:
+            json.dump(vocabulary, f, ensure_ascii=False)
+
+    def write_merges(temporary):
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(_MERGES_HEADER + "\n")
+            f.writelines(f"{merge}\n" for merge in merges)
+
+    atomic.replace(os.path.join(directory, VOCAB_FILE), write_vocabulary)
+    atomic.replace(os.path.join(directory, MERGES_FILE), write_merges)
 
 
 def load(directory, flag="--config.tokenizer.vocabulary", special_tokens=(END_OF_TEXT,)):
