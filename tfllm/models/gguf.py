@@ -27,6 +27,9 @@ SPECIAL_ID_KEYS = {
     "mask": "tokenizer.ggml.mask_token_id",
 }
 
+# llama.cpp token types of tokens matched whole in text (gguf.TokenType CONTROL, USER_DEFINED).
+_ADDED_TYPES = (gguf.TokenType.CONTROL, gguf.TokenType.USER_DEFINED)
+
 # GGUF block tensor -> (Hugging Face name within model.layers.{i}, shape given dims).
 _LAYER_TENSORS = {
     "attn_norm": ("input_layernorm", lambda d: (d["hidden"],)),
@@ -54,6 +57,11 @@ class GgufCheckpoint:
         vocabulary: token string -> id, byte-level strings as in a vocab.json.
         merges: "a b" strings, as in a merges.txt.
         special_ids: e.g. {"bos": 1, "eos": 2}: the special tokens the file declares.
+        added_tokens: the token strings llama.cpp matches whole in text before BPE
+            (token_type CONTROL or USER_DEFINED, e.g. "<|im_start|>"), in id order.
+        chat_template: the Jinja chat template (`tokenizer.chat_template`), or None.
+        pretokenizer: llama.cpp's `tokenizer.ggml.pre` name (how text is split
+            before BPE, e.g. "gpt2", "smollm"), or None when the file omits it.
     """
 
     path: str
@@ -61,6 +69,9 @@ class GgufCheckpoint:
     vocabulary: dict
     merges: list
     special_ids: dict
+    added_tokens: list = dataclasses.field(default_factory=list)
+    chat_template: str = None
+    pretokenizer: str = None
 
 
 def read(path):
@@ -73,8 +84,14 @@ def read(path):
                         "(byte-level BPE, the only tokenizer supported)")
     special_ids = {name: int(reader.get_field(key).contents())
                    for name, key in SPECIAL_ID_KEYS.items() if reader.get_field(key) is not None}
-    return GgufCheckpoint(path, config, _vocabulary(reader, path),
-                          list(_value(reader, "tokenizer.ggml.merges", path)), special_ids)
+    vocabulary = _vocabulary(reader, path)
+    types = _optional(reader, "tokenizer.ggml.token_type", path)
+    added = ([token for token, kind in zip(vocabulary, types) if kind in _ADDED_TYPES]
+             if types is not None else [])
+    return GgufCheckpoint(path, config, vocabulary,
+                          list(_value(reader, "tokenizer.ggml.merges", path)), special_ids,
+                          added, _optional(reader, "tokenizer.chat_template", path),
+                          _optional(reader, "tokenizer.ggml.pre", path))
 
 
 def tensors(path):
@@ -132,6 +149,11 @@ def _value(reader, key, path):
         raise DataError(f"{path}: metadata key {key} holds a string that is not UTF-8 "
                         f"({error}); the file is damaged (expected a llama.cpp .gguf "
                         "model)") from error
+
+
+def _optional(reader, key, path):
+    """The value of metadata `key`, or None when the file does not have it."""
+    return None if reader.get_field(key) is None else _value(reader, key, path)
 
 
 def _number(reader, key, path, kind):
