@@ -6,6 +6,7 @@ import os
 from absl import flags
 
 from tfllm.cli import app
+from tfllm.cli import checks
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Work directory of a finished run.")
 _MODEL = flags.DEFINE_string(
@@ -14,7 +15,9 @@ _MODEL = flags.DEFINE_string(
 _EXPORT_DIR = flags.DEFINE_string(
     "export_dir", None, "TF Serving model directory; the version goes in EXPORT_DIR/N/.",
     required=True)
-_VERSION = flags.DEFINE_integer("version", None, "Version number; default: the next free one.")
+_VERSION = flags.DEFINE_integer(
+    "version", None, "Version number, 1 or more (TF Serving serves positive versions only); "
+    "default: the next free one.", lower_bound=1)
 _ADAPTERS = flags.DEFINE_string(
     "adapters", None, "A LoRA run's adapter file (e.g. checkpoints/ckpt-0003.adapters.npz) to "
     "export merged into the run's base model; default: the run's model.keras (already merged).")
@@ -39,8 +42,6 @@ def export_model(path, export_dir, version, labels):
     keras-hub's are known) and writes it; returns the version directory."""
     from tfllm.serving import keras_model  # pylint: disable=import-outside-toplevel
 
-    if not path.endswith(".keras") or not os.path.isfile(path):
-        raise app.TfllmError(f"--model: {path} is not a .keras file")
     model = keras_model.load(path)
     try:
         keras_model.check_model(model)
@@ -53,24 +54,51 @@ def export_model(path, export_dir, version, labels):
     return keras_model.export(model, export_dir, version=version, labels=labels)
 
 
-def main(argv):
-    from tfllm.serving import describe, writer  # pylint: disable=import-outside-toplevel
-
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
+def check_flags():
+    """The --labels names (or None), every flag checked that can be before TensorFlow."""
     if (_WORKDIR.value is None) == (_MODEL.value is None):
         raise app.TfllmError("give exactly one of --workdir (a finished run) or --model "
                              "(a .keras file)")
+    labels = None
     if _MODEL.value is not None:
+        checks.input_file("--model", _MODEL.value)
+        if not _MODEL.value.endswith(".keras"):
+            raise app.TfllmError(f"--model: {_MODEL.value} is not a .keras file")
         if _ADAPTERS.value is not None:
             raise app.TfllmError("--adapters: only with --workdir (a LoRA run)")
         labels = parse_labels(_LABELS.value) if _LABELS.value is not None else None
-        version_dir = export_model(_MODEL.value, _EXPORT_DIR.value, _VERSION.value, labels)
     else:
+        checks.finished_run(_WORKDIR.value)
         if _LABELS.value is not None:
             raise app.TfllmError("--labels: only with --model (a run exports its own labels)")
+        if _ADAPTERS.value is not None:
+            checks.input_file("--adapters", _ADAPTERS.value)
+    checks.output_dir("--export_dir", _EXPORT_DIR.value)
+    if _VERSION.value is not None:
+        target = os.path.join(_EXPORT_DIR.value, str(_VERSION.value))
+        if os.path.exists(target):
+            raise app.TfllmError(f"--version: {target} exists; versions are never overwritten "
+                                 "(leave --version out for the next free one)")
+    return labels
+
+
+def main(argv):
+    labels = check_flags()
+    # pylint: disable=import-outside-toplevel
+    from tfllm.serving import describe, writer
+    from tfllm.tasks import base
+
+    source = _MODEL.value or f"the run in {_WORKDIR.value}"
+    base.progress(f"loading {source}, building its serving graph and writing a SavedModel "
+                  f"version into {_EXPORT_DIR.value} ...")
+    import tensorflow as tf
+
+    if _MODEL.value is not None:
+        version_dir = export_model(_MODEL.value, _EXPORT_DIR.value, _VERSION.value, labels)
+    else:
         version_dir = writer.export(_WORKDIR.value, _EXPORT_DIR.value, version=_VERSION.value,
                                     adapters=_ADAPTERS.value)
+    base.progress(f"reading {version_dir} back to describe it ...")
     signatures = tf.saved_model.load(version_dir).signatures  # loaded once, described twice
     model_name = os.path.basename(os.path.normpath(_EXPORT_DIR.value))
     print(f"exported {version_dir}")

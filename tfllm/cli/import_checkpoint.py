@@ -9,22 +9,36 @@ import os
 from absl import flags
 
 from tfllm.cli import app
+from tfllm.cli import checks
 from tfllm.configs import CONFIG_DIR
 
 _WORKDIR = flags.DEFINE_string("workdir", "", "Run directory; default runs/<checkpoint name>.")
 LM_CONFIG = os.path.join(CONFIG_DIR, "gpt_lm.py")
 
 
-def main(argv, config_flag):
-    import tfllm  # pylint: disable=import-outside-toplevel
+def check_flags(config):
+    """The work directory, once the config and the place are known to do (no TensorFlow)."""
+    from tfllm import config as config_lib  # pylint: disable=import-outside-toplevel
 
-    config = config_flag.value
     if config.task != "language_modeling":
         raise app.TfllmError("--config: tfllm import writes language models; use a "
                              "language_modeling config (configs/gpt_lm.py)")
+    if not config.model.init_from:
+        raise app.TfllmError("--config.model.init_from: empty; name the checkpoint to import")
+    config_lib.validate(config)
     name = os.path.splitext(os.path.basename(os.path.normpath(config.model.init_from)))[0]
     workdir = _WORKDIR.value or os.path.join("runs", name or "imported")
-    report = tfllm.import_checkpoint(config, workdir)
+    return checks.output_dir("--workdir", workdir)
+
+
+def main(argv, config_flag):
+    workdir = check_flags(config_flag.value)
+    # pylint: disable=import-outside-toplevel
+    import tfllm
+    from tfllm.tasks import base
+
+    base.progress(f"importing into {workdir} ...")
+    report = tfllm.import_checkpoint(config_flag.value, workdir)
     print(f"work directory: {workdir} ({report['loaded']} weights from {report['source']})")
     print("next:")
     print(f"  tfllm generate --workdir={workdir} --prompt='What is AI?'")
@@ -33,5 +47,5 @@ def main(argv, config_flag):
 
 
 def run(argv):
-    config_flag = app.define_config_flag(argv, default=LM_CONFIG)
+    config_flag = checks.config_flag(argv, default=LM_CONFIG)
     app.run(lambda args: main(args, config_flag), argv)

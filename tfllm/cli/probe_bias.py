@@ -8,6 +8,7 @@ import os
 from absl import flags
 
 from tfllm.cli import app
+from tfllm.cli import checks
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Work directory of a finished classifier.",
                                required=True)
@@ -33,6 +34,8 @@ flags.register_validator("confidence", lambda value: 0 < value < 1,
                          "such as 0.95")
 _OUTPUT = flags.DEFINE_string("output", "", "Report file; default WORKDIR/bias.json.")
 
+CLASSIFIER = "text_classification"  # the task whose runs the probe reads (its own module's)
+
 
 def _texts(classifier):
     if not _DATA.value:
@@ -41,18 +44,44 @@ def _texts(classifier):
     return classifier.read_texts(_DATA.value)[0]
 
 
-def main(argv):
-    import tfllm  # pylint: disable=import-outside-toplevel
+def check_flags():
+    """The term pairs, every flag checked before TensorFlow (the run by its config.json)."""
     from tfllm.tasks.classification import bias  # pylint: disable=import-outside-toplevel
 
-    pairs = bias.read_pairs(_PAIRS.value)  # a bad pairs file fails before the model loads
-    classifier = tfllm.load(_WORKDIR.value)
-    if not hasattr(classifier, "probabilities") or classifier.config.data.text_pair_column:
+    config = checks.finished_run(_WORKDIR.value)
+    if checks.task_name(config) != CLASSIFIER or (
+            config is not None and config.data.get("text_pair_column")):
         raise app.TfllmError(f"--workdir: {_WORKDIR.value} is not a single-text classifier run")
-    report = bias.probe(classifier.probabilities, _texts(classifier), pairs,
+    if _PAIRS.value:
+        checks.input_file("--pairs", _PAIRS.value)
+    try:
+        pairs = bias.read_pairs(_PAIRS.value)
+    except app.TfllmError as error:
+        message = str(error)
+        raise app.TfllmError(message if message.startswith("--pairs") else
+                             f"--pairs: {message}") from error
+    if _DATA.value:
+        checks.input_file("--data", _DATA.value, sources=True)
+    output = _OUTPUT.value or os.path.join(_WORKDIR.value, "bias.json")
+    checks.output_file("--output", output)
+    return pairs, output
+
+
+def main(argv):
+    pairs, output = check_flags()
+    # pylint: disable=import-outside-toplevel
+    import tfllm
+    from tfllm.tasks import base
+    from tfllm.tasks.classification import bias
+
+    base.progress(f"loading the run in {_WORKDIR.value} ...")
+    classifier = tfllm.load(_WORKDIR.value)
+    base.progress(f"reading the texts of {_DATA.value or 'the validation split'} ...")
+    texts = _texts(classifier)
+    base.progress(f"probing {len(texts):,} texts with {len(pairs)} term pairs ...")
+    report = bias.probe(classifier.probabilities, texts, pairs,
                         _FLIP_THRESHOLD.value, _SHIFT_THRESHOLD.value, _MIN_TEXTS.value,
                         _CONFIDENCE.value, labels=list(classifier.labels))
-    output = _OUTPUT.value or os.path.join(_WORKDIR.value, "bias.json")
     with open(output, "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2)
     print("\n".join(bias.report_lines(report)))

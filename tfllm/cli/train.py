@@ -6,6 +6,7 @@ import os
 from absl import flags
 
 from tfllm.cli import app
+from tfllm.cli import checks
 
 _WORKDIR = flags.DEFINE_string("workdir", "", "Run directory; default runs/<experiment>.")
 _NUM_WORKERS = flags.DEFINE_integer(
@@ -45,6 +46,7 @@ def main(argv, config_flag):
     # TensorFlow is imported. A multi-worker run's chief takes the lock once it knows it
     # is the chief (`training.run.run_in_workdir`).
     config_lib.validate(config)
+    checks.output_dir("--workdir", workdir)
     single = config.runtime.distribution != "multi_worker"
     with locking.locked(workdir, "this run") if single else contextlib.nullcontext():
         report = tfllm.train(config, workdir)
@@ -63,5 +65,5 @@ def main(argv, config_flag):
 
 
 def run(argv):
-    config_flag = app.define_config_flag(argv)
+    config_flag = checks.config_flag(argv)
     app.run(lambda args: main(argv, config_flag), argv)

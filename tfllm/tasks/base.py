@@ -15,7 +15,9 @@ and a finished run is served by `load` (the in-process predictor) and `export_pa
 (docs/architecture.md walks through it).
 """
 
+import contextlib
 import dataclasses
+import sys
 from typing import Any, Callable
 
 from tfllm.errors import TfllmError
@@ -88,6 +90,11 @@ class Task:
     # and the function (predictor) -> (serving module, warmup requests) of its export.
     predictor = None
     export_parts = None
+    # The optional flags of `tfllm predict`, `evaluate` and `generate` this task's runs
+    # read, by command; the command line refuses any other before loading the model, naming
+    # the task and the tasks that take it. Data-reading flags (--text_column, ...) are
+    # named after the `data` field they override for the file read (`with_data_fields`).
+    command_flags = {}
 
     # -- training ------------------------------------------------------------------------
     def check_config(self, config):
@@ -142,6 +149,21 @@ class Task:
                              else []) + [
             f"tfllm export --workdir={workdir} --export_dir={export_dir}"]
 
+    def check_flags(self, command, given, config):
+        """Raises TfllmError on a flag of `given` (names, in `command`) this run cannot use
+        though its task can (say, a second segment for a run trained on single texts);
+        `config` is the run's config.json. The command line calls it before the model loads,
+        then refuses the flags missing from `command_flags`."""
+
+    def with_data_fields(self, predictor, fields):
+        """`predictor`, reading its next data file with the `data` fields `fields` ({name:
+        value}, from flags such as --text_column) in place of the run's."""
+        data = predictor.config.data
+        with data.unlocked() if hasattr(data, "unlocked") else contextlib.nullcontext():
+            for name, value in fields.items():
+                data[name] = value
+        return predictor
+
     def evaluate_run(self, predictor, data, generate=False, max_examples=0):
         """The report of `tfllm evaluate` (data '' = the run's validation split)."""
         if self.generates:
@@ -186,6 +208,28 @@ class PredictRequest:
             raise TfllmError(f"--text_pair given {len(self.text_pairs)} times, --text "
                              f"{len(self.texts)} times; expected one pair per text")
         return self.texts, self.text_pairs or None
+
+
+def progress(message):
+    """Prints a progress line of a command (what it is doing now) to stderr, at once."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def lengths(rows):
+    """The length of each row of a tokenizer's output: a ragged tensor, or the lists
+    keras-hub's tokenizers give eagerly."""
+    if hasattr(rows, "row_lengths"):
+        return rows.row_lengths().numpy()
+    return [len(row) for row in rows]
+
+
+def cut_note(cut, total, length, what="texts", field="data.max_seq_length"):
+    """The line saying how many inputs were cut to fit, or None when none was: '3 of 1,043
+    texts were cut to 128 tokens (data.max_seq_length)'."""
+    if not cut:
+        return None
+    verb = "was" if cut == 1 else "were"
+    return f"{cut:,} of {total:,} {what} {verb} cut to {length:,} tokens ({field})"
 
 
 def minutes(report):

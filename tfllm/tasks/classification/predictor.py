@@ -83,17 +83,28 @@ class TextClassifier:
             })
         return results
 
-    def evaluate(self, spec=""):
-        """Returns the classification report on a data source ('' = the run's validation split)."""
+    def evaluation_records(self, spec=""):
+        """The labelled records `evaluate` scores: a data source's, read and checked as in
+        training (their labels must be the model's), or the run's validation split ('')."""
         data = self.config.data
-        if spec:
-            read = examples_lib.read(spec, data)
-            records, bad = examples_lib.usable(read, set(self.labels), "the model's labels")
-            examples_lib.check_bad_rows(bad, len(read), data.max_bad_fraction)
-        else:
-            records = examples_lib.prepare(data).validation
-        pairs = [r.text_pair or "" for r in records] if data.text_pair_column else None
-        probabilities = self.probabilities([r.text for r in records], pairs)
+        if not spec:
+            return examples_lib.prepare(data).validation
+        read = examples_lib.read(spec, data)
+        records, bad = examples_lib.usable(read, set(self.labels), "the model's labels")
+        examples_lib.check_bad_rows(bad, len(read), data.max_bad_fraction)
+        return records
+
+    def segments(self, records):
+        """(texts, text pairs or None) of records, as the run's model takes them."""
+        pairs = [r.text_pair or "" for r in records] if self.config.data.text_pair_column else None
+        return [r.text for r in records], pairs
+
+    def evaluate(self, spec="", records=None):
+        """Returns the classification report on a data source ('' = the run's validation
+        split), or on its `records` (`evaluation_records(spec)`) when they are read already."""
+        if records is None:
+            records = self.evaluation_records(spec)
+        probabilities = self.probabilities(*self.segments(records))
         index = {label: i for i, label in enumerate(self.labels)}
         y_true = [index[r.label] for r in records]
         return classification.evaluation_report(y_true, probabilities, self.labels,

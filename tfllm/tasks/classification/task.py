@@ -10,7 +10,7 @@ from tfllm.data import examples as examples_lib
 from tfllm.data import labels as labels_lib
 from tfllm.data import pipeline
 from tfllm.data import tokenizer as tokenizer_lib
-from tfllm.errors import DataError
+from tfllm.errors import DataError, TfllmError
 from tfllm.evaluation import tables
 from tfllm.models import encoder
 from tfllm.tasks import base
@@ -38,6 +38,10 @@ class ClassificationTask(base.Task):
 
     predictor = TextClassifier
     export_parts = staticmethod(serving.export_parts)
+    command_flags = {
+        "predict": ("text", "text_pair", "input", "top_k", "text_column", "text_pair_column"),
+        "evaluate": ("text_column", "text_pair_column", "label_column"),
+    }
 
     def check_config(self, config):
         checks.check_config(config)
@@ -115,8 +119,35 @@ class ClassificationTask(base.Task):
               f"{report['majority_baseline']:.4f})")
         tables.print_scores("label", report["per_label"])
 
+    def evaluate_run(self, predictor, data, generate=False, max_examples=0):
+        """The report of `evaluate`, with "truncated": how many texts were cut to fit (also
+        said on stderr, with how many texts are evaluated)."""
+        if generate:
+            raise TfllmError(f"--generate: a {self.name} run generates no text; drop the flag")
+        records = predictor.evaluation_records(data)
+        base.progress(f"evaluating {len(records):,} texts ...")
+        cut = count_cut(predictor, *predictor.segments(records))
+        note = base.cut_note(cut, len(records), predictor.config.data.max_seq_length)
+        if note:
+            base.progress(note)
+        return {**predictor.evaluate(data, records=records), "truncated": cut}
+
+    def check_flags(self, command, given, config):
+        pairs = bool(config is not None and config.data.get("text_pair_column"))
+        for name in ("text_pair", "text_pair_column"):
+            if name in given and not pairs:
+                raise TfllmError(f"--{name}: this run was trained on single texts (its "
+                                 "data.text_pair_column is empty)")
+        if command == "predict" and pairs and "text" in given and "text_pair" not in given:
+            raise TfllmError("--text_pair: this run was trained on text pairs; give one "
+                             "--text_pair per --text")
+
     def predict_records(self, predictor, request):
         texts, pairs = request.text_inputs(predictor)
+        note = base.cut_note(count_cut(predictor, texts, pairs), len(texts),
+                             predictor.config.data.max_seq_length)
+        if note:
+            base.progress(note)
         for text, result in zip(texts, predictor.predict(texts, pairs)):
             top = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])[:request.top_k]
             yield {"text": text, "label": result["label"], "score": round(result["score"], 4),
@@ -128,6 +159,25 @@ def training_texts(examples, config):
     clean = cleaning.clean_fn(config.data.cleaning)
     texts = [r.text for r in examples.train] + [r.text_pair for r in examples.train if r.text_pair]
     return [t.decode("utf-8") for t in clean(tf.constant(texts)).numpy()]
+
+
+def count_cut(predictor, texts, pairs=None, batch_size=256):
+    """How many of `texts` (with their `pairs`) the run's packer cuts: those with more word
+    pieces, after cleaning, than data.max_seq_length leaves room for beside [CLS] and [SEP]."""
+    clean = cleaning.clean_fn(predictor.config.data.cleaning)
+    tokenizer = predictor.preprocessor.tokenizer
+
+    def pieces(batch):
+        return np.asarray(base.lengths(tokenizer(clean(tf.constant(batch, tf.string)))))
+
+    room = predictor.config.data.max_seq_length - (3 if pairs else 2)
+    cut = 0
+    for start in range(0, len(texts), batch_size):
+        lengths = pieces(texts[start:start + batch_size])
+        if pairs:
+            lengths = lengths + pieces(pairs[start:start + batch_size])
+        cut += int((lengths > room).sum())
+    return cut
 
 
 def build(config, vocabulary_size, num_labels, checkpoint=None):

@@ -112,6 +112,13 @@ class LanguageModelTask(base.Task):
 
     predictor = LanguageModel
     export_parts = staticmethod(serving.export_parts)
+    command_flags = {
+        "evaluate": ("generate", "max_examples", "text_column", "prompt_column",
+                     "response_column"),
+        "generate": ("prompt", "max_new_tokens", "max_length", "sampler", "temperature",
+                     "top_k", "top_p", "num_beams", "seed", "weights_dtype", "draft_tokens",
+                     "raw"),
+    }
 
     def check_config(self, config):
         checks.check_config(config)
@@ -188,6 +195,11 @@ class LanguageModelTask(base.Task):
     def print_report(self, report):
         lm_eval.print_report(report)
 
+    def check_flags(self, command, given, config):
+        if command == "predict":
+            raise TfllmError("--workdir: a language model predicts no labels; use tfllm "
+                             "generate --workdir=WORKDIR --prompt=TEXT")
+
     def predict_records(self, predictor, request):
         raise TfllmError("--workdir: a language model predicts no labels; use tfllm generate "
                          f"--workdir={predictor.workdir} --prompt=TEXT")
@@ -233,6 +245,7 @@ def _write_imported_run(config, paths):
     """import_checkpoint's work, under the work directory's lock; returns the WeightReport."""
     if os.path.exists(paths.model):
         raise DataError(f"{paths.root} already holds a model.keras; choose another --workdir")
+    base.progress(f"reading {config.model.init_from} ...")
     checkpoint = read_checkpoint(config)
     paths.make_dirs()
     bpe.save(checkpoint.vocabulary, checkpoint.merges, paths.tokenizer)
@@ -243,7 +256,10 @@ def _write_imported_run(config, paths):
                                            resolved.model.backbone.max_sequence_length)
     config_lib.save(resolved, paths.config)
     with run.runtime(resolved):
+        base.progress(f"building the {resolved.model.architecture} decoder and loading its "
+                      "weights ...")
         model, report = build_model(resolved, len(checkpoint.vocabulary), checkpoint)
         run.report_import(report, paths)
+        base.progress(f"writing {paths.model} ...")
         atomic.replace(paths.model, model.save)
     return report

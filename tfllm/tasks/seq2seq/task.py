@@ -18,7 +18,7 @@ from tfllm.data import bpe
 from tfllm.data import cleaning
 from tfllm.data import examples as examples_lib
 from tfllm.data import lm_pipeline
-from tfllm.errors import DataError, TfllmError
+from tfllm.errors import DataError
 from tfllm.evaluation import language_model as lm_eval
 from tfllm.models import bart
 from tfllm.models.sizes import gpt_dims
@@ -104,6 +104,13 @@ class Seq2SeqTask(base.Task):
 
     predictor = Seq2Seq
     export_parts = staticmethod(serving.export_parts)
+    command_flags = {
+        "predict": ("text", "input", "source_column"),
+        "evaluate": ("generate", "max_examples", "source_column", "target_column"),
+        # The language model's less --max_length, --weights_dtype, --draft_tokens, --raw.
+        "generate": ("prompt", "max_new_tokens", "sampler", "temperature", "top_k", "top_p",
+                     "num_beams", "seed"),
+    }
 
     def check_config(self, config):
         checks.check_config(config)
@@ -182,14 +189,18 @@ class Seq2SeqTask(base.Task):
 
     def predict_records(self, predictor, request):
         texts, _ = request.text_inputs(predictor)  # --text / --input are sources
+        length = min(predictor.config.data.max_source_length, predictor.context_length)
+        cut = sum(len(ids) > length - 2 for ids in predictor.tokenize(texts))
+        note = base.cut_note(cut, len(texts), length, what="sources",
+                             field="data.max_source_length")
+        if note:
+            base.progress(note)
         for text, target in zip(texts, predictor.generate(texts), strict=True):
             yield {"source": text, "target": target}
 
     def generate_records(self, predictor, prompts, options):
-        """Each prompt is a source; {"source", "generated_text"} per source."""
-        for name in ("max_length", "weights_dtype", "draft_tokens", "raw"):
-            if getattr(options, name):
-                raise TfllmError(f"--{name}: not used by seq2seq runs; drop the flag")
+        """Each prompt is a source; {"source", "generated_text"} per source (the command
+        line refuses the flags `command_flags` leaves out)."""
         targets = predictor.generate(
             prompts, max_new_tokens=options.max_new_tokens, seed=options.seed,
             sampler=options.sampler, temperature=options.temperature, top_k=options.top_k,

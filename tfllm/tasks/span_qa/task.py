@@ -61,6 +61,7 @@ class SpanQaTask(base.Task):
 
     predictor = SpanQA
     export_parts = staticmethod(serving.export_parts)
+    command_flags = {"predict": ("question", "context", "input")}
 
     def check_config(self, config):
         checks.check_config(config)
@@ -149,9 +150,24 @@ class SpanQaTask(base.Task):
                 raise DataError(f"--context given {len(contexts)} times, --question "
                                 f"{len(questions)} times; expected one context, or one "
                                 "per question")
+        note = base.cut_note(count_cut(predictor, questions), len(questions),
+                             predictor.config.data.max_query_length, what="questions",
+                             field="data.max_query_length")
+        if note:
+            base.progress(note)
         for question, result in zip(questions, predictor.predict(questions, contexts),
                                     strict=True):
             yield {"question": question, **result, "score": round(result["score"], 4)}
+
+
+def count_cut(qa, questions, batch_size=256):
+    """How many of `questions` have more word pieces than data.max_query_length, the part
+    of each window they may take (contexts are read in windows, whole)."""
+    cut = 0
+    for start in range(0, len(questions), batch_size):
+        pieces = qa.tokenizer(tf.constant(questions[start:start + batch_size], tf.string))
+        cut += sum(int(n) > qa.config.data.max_query_length for n in base.lengths(pieces))
+    return cut
 
 
 TASK = SpanQaTask()

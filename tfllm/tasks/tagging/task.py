@@ -51,6 +51,7 @@ class TaggingTask(base.Task):
 
     predictor = Tagger
     export_parts = staticmethod(serving.export_parts)
+    command_flags = {"predict": ("text", "input"), "evaluate": ("tokens_key", "tags_key")}
 
     def check_config(self, config):
         checks.check_config(config)
@@ -132,9 +133,24 @@ class TaggingTask(base.Task):
         texts, pairs = request.text_inputs(predictor)
         if pairs:
             raise DataError("--text_pair: a tagger tags single texts; drop the flag")
+        note = base.cut_note(count_cut(predictor, texts), len(texts),
+                             predictor.config.data.max_seq_length)
+        if note:
+            base.progress(f"{note}; their last words are not tagged")
         for text, spans in zip(texts, predictor.predict(texts), strict=True):
             entities = [{**span, "score": round(span["score"], 4)} for span in spans]
             yield {"text": text, "entities": entities}
+
+
+def count_cut(tagger, texts, batch_size=256):
+    """How many of `texts` need more positions than data.max_seq_length ([CLS] and [SEP]
+    included): their words past it get no tag."""
+    cut = 0
+    for start in range(0, len(texts), batch_size):
+        features = tagged_pipeline.text_features(
+            tagger.aligner, tagger.clean, tf.constant(texts[start:start + batch_size]))[3]
+        cut += int((features["num_tokens"].numpy() > tagger.config.data.max_seq_length).sum())
+    return cut
 
 
 TASK = TaggingTask()
