@@ -58,8 +58,10 @@ class ExactBytePairTokenizer(keras_hub.tokenizers.BytePairTokenizer):
         pretokenizer: "gpt2" (GPT-2's ByteLevel split) or "smollm" (digits apart, then GPT-2's).
 
     Example:
-    >>> tokenizer = ExactBytePairTokenizer(vocabulary, merges)
-    >>> tokenizer(["Hi\\n\\nthere"])  # ragged ids; "\\n", "\\n", "there" as GPT-2 splits it
+    >>> tokenizer = ExactBytePairTokenizer({"Ċ": 0, "H": 1, "i": 2, "Hi": 3, "ĊĊ": 4},
+    ...                                    ["H i", "Ċ Ċ"])
+    >>> tokenizer(["Hi\\n\\nHi"]).to_list()  # GPT-2: "\\n" and "\\n" before a word
+    [[3, 0, 0, 3]]
     """
 
     def __init__(self, vocabulary=None, merges=None, pretokenizer="gpt2", **kwargs):

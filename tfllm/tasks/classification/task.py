@@ -38,10 +38,7 @@ class ClassificationTask(base.Task):
 
     predictor = TextClassifier
     export_parts = staticmethod(serving.export_parts)
-    command_flags = {
-        "predict": ("text", "text_pair", "input", "top_k", "text_column", "text_pair_column"),
-        "evaluate": ("text_column", "text_pair_column", "label_column"),
-    }
+    command_flags = checks.COMMAND_FLAGS
 
     def check_config(self, config):
         checks.check_config(config)
@@ -133,14 +130,7 @@ class ClassificationTask(base.Task):
         return {**predictor.evaluate(data, records=records), "truncated": cut}
 
     def check_flags(self, command, given, config):
-        pairs = bool(config is not None and config.data.get("text_pair_column"))
-        for name in ("text_pair", "text_pair_column"):
-            if name in given and not pairs:
-                raise TfllmError(f"--{name}: this run was trained on single texts (its "
-                                 "data.text_pair_column is empty)")
-        if command == "predict" and pairs and "text" in given and "text_pair" not in given:
-            raise TfllmError("--text_pair: this run was trained on text pairs; give one "
-                             "--text_pair per --text")
+        checks.check_flags(command, given, config)
 
     def predict_records(self, predictor, request):
         texts, pairs = request.text_inputs(predictor)

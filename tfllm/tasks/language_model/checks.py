@@ -2,7 +2,7 @@
 a bad flag before it imports a model."""
 
 from tfllm import config as config_lib
-from tfllm.errors import ConfigError
+from tfllm.errors import ConfigError, TfllmError
 from tfllm.models.sizes import GPT_SIZES
 
 # How data.train is read: "auto" decides from the file (prompt/response columns or not).
@@ -36,3 +36,18 @@ def check_config(config):
         raise ConfigError("model.backbone.max_sequence_length",
                           f"got {context}, expected 0 or at least data.max_seq_length "
                           f"({config.data.max_seq_length})")
+
+
+# The optional flags of each command this task's runs read (`Task.command_flags`).
+COMMAND_FLAGS = {
+    "evaluate": ("generate", "max_examples", "text_column", "prompt_column", "response_column"),
+    "generate": ("prompt", "max_new_tokens", "max_length", "sampler", "temperature", "top_k",
+                 "top_p", "num_beams", "seed", "weights_dtype", "draft_tokens", "raw"),
+}
+
+
+def check_flags(command, given, config):
+    """`tfllm predict` is not for language models (`Task.check_flags`)."""
+    if command == "predict":
+        raise TfllmError("--workdir: a language model predicts no labels; use tfllm "
+                         "generate --workdir=WORKDIR --prompt=TEXT")

@@ -112,13 +112,7 @@ class LanguageModelTask(base.Task):
 
     predictor = LanguageModel
     export_parts = staticmethod(serving.export_parts)
-    command_flags = {
-        "evaluate": ("generate", "max_examples", "text_column", "prompt_column",
-                     "response_column"),
-        "generate": ("prompt", "max_new_tokens", "max_length", "sampler", "temperature",
-                     "top_k", "top_p", "num_beams", "seed", "weights_dtype", "draft_tokens",
-                     "raw"),
-    }
+    command_flags = checks.COMMAND_FLAGS
 
     def check_config(self, config):
         checks.check_config(config)
@@ -196,9 +190,7 @@ class LanguageModelTask(base.Task):
         lm_eval.print_report(report)
 
     def check_flags(self, command, given, config):
-        if command == "predict":
-            raise TfllmError("--workdir: a language model predicts no labels; use tfllm "
-                             "generate --workdir=WORKDIR --prompt=TEXT")
+        checks.check_flags(command, given, config)
 
     def predict_records(self, predictor, request):
         raise TfllmError("--workdir: a language model predicts no labels; use tfllm generate "

@@ -65,3 +65,13 @@ def check_config(config):
         raise ConfigError("generation.max_new_tokens",
                           f"got {new_tokens}, more than the decoder's positions allow "
                           "(data.max_target_length, or data.max_source_length - 2)")
+
+
+# The optional flags of each command this task's runs read (`Task.command_flags`): the
+# language model's, less --max_length, --weights_dtype, --draft_tokens and --raw.
+COMMAND_FLAGS = {
+    "predict": ("text", "input", "source_column"),
+    "evaluate": ("generate", "max_examples", "source_column", "target_column"),
+    "generate": ("prompt", "max_new_tokens", "sampler", "temperature", "top_k", "top_p",
+                 "num_beams", "seed"),
+}

@@ -104,13 +104,7 @@ class Seq2SeqTask(base.Task):
 
     predictor = Seq2Seq
     export_parts = staticmethod(serving.export_parts)
-    command_flags = {
-        "predict": ("text", "input", "source_column"),
-        "evaluate": ("generate", "max_examples", "source_column", "target_column"),
-        # The language model's less --max_length, --weights_dtype, --draft_tokens, --raw.
-        "generate": ("prompt", "max_new_tokens", "sampler", "temperature", "top_k", "top_p",
-                     "num_beams", "seed"),
-    }
+    command_flags = checks.COMMAND_FLAGS
 
     def check_config(self, config):
         checks.check_config(config)

@@ -40,3 +40,7 @@ def check_config(config):
     config_lib.check_common(config, first=FIRST_CHECKS, skip=("data.cleaning.",))
     check_windows(config.data)
     config_lib.check_encoder_run(config)
+
+
+# The optional flags of each command this task's runs read (`Task.command_flags`).
+COMMAND_FLAGS = {"predict": ("question", "context", "input")}

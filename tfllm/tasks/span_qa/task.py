@@ -61,7 +61,7 @@ class SpanQaTask(base.Task):
 
     predictor = SpanQA
     export_parts = staticmethod(serving.export_parts)
-    command_flags = {"predict": ("question", "context", "input")}
+    command_flags = checks.COMMAND_FLAGS
 
     def check_config(self, config):
         checks.check_config(config)

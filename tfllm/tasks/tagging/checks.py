@@ -25,3 +25,7 @@ def check_config(config):
     """Raises ConfigError on the first field no run of this task could use."""
     config_lib.check_common(config, first=FIRST_CHECKS)
     config_lib.check_encoder_run(config)
+
+
+# The optional flags of each command this task's runs read (`Task.command_flags`).
+COMMAND_FLAGS = {"predict": ("text", "input"), "evaluate": ("tokens_key", "tags_key")}

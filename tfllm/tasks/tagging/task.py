@@ -51,7 +51,7 @@ class TaggingTask(base.Task):
 
     predictor = Tagger
     export_parts = staticmethod(serving.export_parts)
-    command_flags = {"predict": ("text", "input"), "evaluate": ("tokens_key", "tags_key")}
+    command_flags = checks.COMMAND_FLAGS
 
     def check_config(self, config):
         checks.check_config(config)
