@@ -379,14 +379,18 @@ def test_a_gguf_string_that_is_not_utf8_is_an_error_naming_the_key(artifacts, tm
 
 
 def test_the_cli_says_in_one_line_which_file_of_a_run_is_damaged(tmp_path):
-    paths = []
+    paths, workdirs = [], []
     for name, file, kind in (("model", "model.keras", "truncated"),
-                             ("config", "config.json", "flipped")):
-        workdir = copy_of(os.path.join(FIXTURE_RUNS, "classifier"), tmp_path / name)
-        paths.append(os.path.join(workdir, file))
-        damage(paths[-1], kind)
-    results = helpers.tfllm_all(*[("predict", f"--workdir={os.path.dirname(path)}",
-                                   "--text=hello") for path in paths])
+                             ("config", "config.json", "flipped"),
+                             ("labels", "tokenizer/labels.txt", "deleted")):
+        workdirs.append(copy_of(os.path.join(FIXTURE_RUNS, "classifier"), tmp_path / name))
+        paths.append(os.path.join(workdirs[-1], file))
+        if kind == "deleted":
+            os.remove(paths[-1])
+        else:
+            damage(paths[-1], kind)
+    results = helpers.tfllm_all(*[("predict", f"--workdir={workdir}", "--text=hello")
+                                  for workdir in workdirs])
     for result, path in zip(results, paths):
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
         assert path in helpers.error_line(result)

@@ -46,6 +46,10 @@ def read_text(path, expected):
             return f.read()
     except UnicodeDecodeError:
         raise not_utf8(path, expected) from None
+    except FileNotFoundError:
+        raise error(path, "no such file (deleted, or never written)", expected) from None
+    except IsADirectoryError:
+        raise error(path, "a directory, not a file", expected) from None
 
 
 def read_lines(path, expected, whole_lines=False):

@@ -4,12 +4,11 @@ use): exit code 2, one stderr line naming the flag, no traceback, nothing writte
 
 The flags come from absl (each command module imported in its own process), so a new flag
 without a row here fails `test_every_flag_of_every_command_has_a_row`. Each case runs the
-console script in a subprocess, all side by side. A case marked LIGHT runs with a
-`tensorflow` package on its path that refuses to import: its check must come before
-TensorFlow, in a fraction of a second. The few TASK cases need the run's task (its module,
-and so TensorFlow, is imported; its model never is). The runs are fakes: a config.json of a
-packaged experiment and an empty model.keras, so a check that lets a case through fails on
-the model instead of naming the flag.
+console script in a subprocess, all side by side, with a `tensorflow` package on its path
+that refuses to import: every check must come before TensorFlow, in a fraction of a second
+(the flags a run's task reads come from its light checks module). The runs are fakes: a
+config.json of a packaged experiment and an empty model.keras, so a check that lets a case
+through fails on the model instead of naming the flag.
 """
 
 import json
@@ -26,12 +25,11 @@ from tfllm import config as config_lib
 from tfllm.cli import main as cli_main
 from tfllm.configs import bert_classifier, bert_qa, bert_tagger, gpt_lm, seq2seq
 
-LIGHT, TASK = "light", "task"
 # Rows for flags no command module defines: absl's and app.py's, and an unknown one.
 COMMON = ("flagfile", "verbose", "nope")
 SMOKE = helpers.SMOKE
 
-# (command, flag, arguments, kind of bad value, LIGHT or TASK). Placeholders: {file} an
+# (command, flag, arguments, kind of bad value). Placeholders: {file} an
 # existing text file, {dir} an existing empty directory, {htmldir} a directory named .html,
 # {csv} a small CSV, {keras} an (empty) file named .keras, {exports} an export directory
 # holding version 1, and the fake
@@ -39,246 +37,222 @@ SMOKE = helpers.SMOKE
 # {qa}, {tagger}.
 ROWS = [
     # -- train --------------------------------------------------------------------------
-    ("train", "workdir", [SMOKE, "--workdir={file}"], "a file for a directory", LIGHT),
-    ("train", "workdir", [SMOKE, "--workdir={file}/run"], "under a file", LIGHT),
-    ("train", "workdir", [SMOKE, "--workdir=/sys/tfllm-sweep"], "unwritable", LIGHT),
-    ("train", "num_workers", [SMOKE, "--num_workers=0"], "out of range", LIGHT),
-    ("train", "num_workers", [SMOKE, "--num_workers=two"], "wrong type", LIGHT),
-    ("train", "config.train.epochs", [SMOKE, "--config.train.epochs=abc"], "wrong type", LIGHT),
-    ("train", "config.train.epochs", [SMOKE, "--config.train.epochs=0"], "out of range", LIGHT),
-    ("train", "config.data.train", [SMOKE, "--config.data.train=/nope.csv"], "missing file",
-     LIGHT),
+    ("train", "workdir", [SMOKE, "--workdir={file}"], "a file for a directory"),
+    ("train", "workdir", [SMOKE, "--workdir={file}/run"], "under a file"),
+    ("train", "workdir", [SMOKE, "--workdir=/sys/tfllm-sweep"], "unwritable"),
+    ("train", "num_workers", [SMOKE, "--num_workers=0"], "out of range"),
+    ("train", "num_workers", [SMOKE, "--num_workers=two"], "wrong type"),
+    ("train", "config.train.epochs", [SMOKE, "--config.train.epochs=abc"], "wrong type"),
+    ("train", "config.train.epochs", [SMOKE, "--config.train.epochs=0"], "out of range"),
+    ("train", "config.data.train", [SMOKE, "--config.data.train=/nope.csv"], "missing file"),
     ("train", "config.data.train", [SMOKE, "--config.data.train={dir}"],
-     "a directory for a file", LIGHT),
-    ("train", "config.train.epoch", [SMOKE, "--config.train.epoch=3"], "unknown field", LIGHT),
-    ("train", "config", ["--config=/nope.py"], "missing file", LIGHT),
-    ("train", "config", ["--config={dir}"], "a directory for a file", LIGHT),
-    ("train", "flagfile", ["--flagfile=/nope.flags"], "missing file", LIGHT),
-    ("train", "verbose", [SMOKE, "--verbose=maybe"], "wrong type", LIGHT),
-    ("train", "nope", [SMOKE, "--nope=1"], "unknown flag", LIGHT),
+     "a directory for a file"),
+    ("train", "config.train.epoch", [SMOKE, "--config.train.epoch=3"], "unknown field"),
+    ("train", "config", ["--config=/nope.py"], "missing file"),
+    ("train", "config", ["--config={dir}"], "a directory for a file"),
+    ("train", "flagfile", ["--flagfile=/nope.flags"], "missing file"),
+    ("train", "verbose", [SMOKE, "--verbose=maybe"], "wrong type"),
+    ("train", "nope", [SMOKE, "--nope=1"], "unknown flag"),
     # -- import -------------------------------------------------------------------------
     ("import", "workdir", ["--config.model.init_from={file}", "--workdir={file}"],
-     "a file for a directory", LIGHT),
+     "a file for a directory"),
     ("import", "workdir", ["--config.model.init_from={file}", "--workdir=/sys/tfllm-sweep"],
-     "unwritable", LIGHT),
-    ("import", "config.model.init_from", ["--workdir=run"], "empty", LIGHT),
+     "unwritable"),
+    ("import", "config.model.init_from", ["--workdir=run"], "empty"),
     ("import", "config.model.init_from", ["--config.model.init_from=/nope.gguf",
-                                          "--workdir=run"], "missing file", LIGHT),
-    ("import", "config.train.epochs", ["--config.train.epochs=abc"], "wrong type", LIGHT),
-    ("import", "config", ["--config=/nope.py"], "missing file", LIGHT),
+                                          "--workdir=run"], "missing file"),
+    ("import", "config.train.epochs", ["--config.train.epochs=abc"], "wrong type"),
+    ("import", "config", ["--config=/nope.py"], "missing file"),
     ("import", "config", ["--config=configs/bert_classifier.py",
                           "--config.model.init_from={file}", "--workdir=run"],
-     "another task's experiment", LIGHT),
-    ("import", "flagfile", ["--flagfile=/nope.flags"], "missing file", LIGHT),
+     "another task's experiment"),
+    ("import", "flagfile", ["--flagfile=/nope.flags"], "missing file"),
     # -- evaluate -----------------------------------------------------------------------
-    ("evaluate", "workdir", [], "missing", LIGHT),
-    ("evaluate", "workdir", ["--workdir=/nope/run"], "missing directory", LIGHT),
-    ("evaluate", "workdir", ["--workdir={file}"], "a file for a directory", LIGHT),
-    ("evaluate", "workdir", ["--workdir={dir}"], "not a finished run", LIGHT),
-    ("evaluate", "data", ["--workdir={clf}", "--data=/nope.csv"], "missing file", LIGHT),
-    ("evaluate", "data", ["--workdir={clf}", "--data={dir}"], "a directory for a file", LIGHT),
-    ("evaluate", "output", ["--workdir={clf}", "--output=/nope/eval.json"], "missing parent",
-     LIGHT),
-    ("evaluate", "output", ["--workdir={clf}", "--output={dir}"], "a directory for a file",
-     LIGHT),
-    ("evaluate", "output", ["--workdir={clf}", "--output={file}/eval.json"], "under a file",
-     LIGHT),
-    ("evaluate", "output", ["--workdir={clf}", "--output=/sys/eval.json"], "unwritable", LIGHT),
-    ("evaluate", "plot", ["--workdir={clf}", "--plot=maybe"], "wrong type", LIGHT),
+    ("evaluate", "workdir", [], "missing"),
+    ("evaluate", "workdir", ["--workdir=/nope/run"], "missing directory"),
+    ("evaluate", "workdir", ["--workdir={file}"], "a file for a directory"),
+    ("evaluate", "workdir", ["--workdir={dir}"], "not a finished run"),
+    ("evaluate", "data", ["--workdir={clf}", "--data=/nope.csv"], "missing file"),
+    ("evaluate", "data", ["--workdir={clf}", "--data={dir}"], "a directory for a file"),
+    ("evaluate", "output", ["--workdir={clf}", "--output=/nope/eval.json"], "missing parent"),
+    ("evaluate", "output", ["--workdir={clf}", "--output={dir}"], "a directory for a file"),
+    ("evaluate", "output", ["--workdir={clf}", "--output={file}/eval.json"], "under a file"),
+    ("evaluate", "output", ["--workdir={clf}", "--output=/sys/eval.json"], "unwritable"),
+    ("evaluate", "plot", ["--workdir={clf}", "--plot=maybe"], "wrong type"),
     ("evaluate", "plot_dir", ["--workdir={clf}", "--plot", "--plot_dir={file}"],
-     "a file for a directory", LIGHT),
+     "a file for a directory"),
     ("evaluate", "plot_dir", ["--workdir={clf}", "--plot", "--plot_dir=/sys/tfllm-plots"],
-     "unwritable", LIGHT),
-    ("evaluate", "plot_dir", ["--workdir={clf}", "--plot_dir={dir}"], "without --plot", LIGHT),
-    ("evaluate", "generate", ["--workdir={clf}", "--generate=maybe"], "wrong type", LIGHT),
-    ("evaluate", "generate", ["--workdir={clf}", "--generate"], "not for this task", TASK),
+     "unwritable"),
+    ("evaluate", "plot_dir", ["--workdir={clf}", "--plot_dir={dir}"], "without --plot"),
+    ("evaluate", "generate", ["--workdir={clf}", "--generate=maybe"], "wrong type"),
+    ("evaluate", "generate", ["--workdir={clf}", "--generate"], "not for this task"),
     ("evaluate", "max_examples", ["--workdir={lm}", "--generate", "--max_examples=-1"],
-     "out of range", LIGHT),
+     "out of range"),
     ("evaluate", "max_examples", ["--workdir={lm}", "--generate", "--max_examples=abc"],
-     "wrong type", LIGHT),
-    ("evaluate", "max_examples", ["--workdir={lm}", "--max_examples=3"], "without --generate",
-     LIGHT),
-    ("evaluate", "text_column", ["--workdir={clf}", "--data={csv}", "--text_column="], "empty",
-     LIGHT),
-    ("evaluate", "text_column", ["--workdir={clf}", "--text_column=review"], "without --data",
-     LIGHT),
+     "wrong type"),
+    ("evaluate", "max_examples", ["--workdir={lm}", "--max_examples=3"], "without --generate"),
+    ("evaluate", "text_column", ["--workdir={clf}", "--data={csv}", "--text_column="], "empty"),
+    ("evaluate", "text_column", ["--workdir={clf}", "--text_column=review"], "without --data"),
     ("evaluate", "text_pair_column", ["--workdir={clf}", "--data={csv}",
-                                      "--text_pair_column="], "empty", LIGHT),
+                                      "--text_pair_column="], "empty"),
     ("evaluate", "label_column", ["--workdir={clf}", "--data={csv}", "--label_column="],
-     "empty", LIGHT),
+     "empty"),
     ("evaluate", "label_column", ["--workdir={clf}", "--label_column=sentiment"],
-     "without --data", LIGHT),
+     "without --data"),
     ("evaluate", "tokens_key", ["--workdir={clf}", "--data={csv}", "--tokens_key=words"],
-     "not for this task", TASK),
-    ("evaluate", "tags_key", ["--workdir={tagger}", "--data={csv}", "--tags_key="], "empty",
-     LIGHT),
+     "not for this task"),
+    ("evaluate", "tags_key", ["--workdir={tagger}", "--data={csv}", "--tags_key="], "empty"),
     ("evaluate", "prompt_column", ["--workdir={lm}", "--data={csv}", "--prompt_column="],
-     "empty", LIGHT),
+     "empty"),
     ("evaluate", "response_column", ["--workdir={lm}", "--data={csv}", "--response_column="],
-     "empty", LIGHT),
+     "empty"),
     ("evaluate", "source_column", ["--workdir={s2s}", "--data={csv}", "--source_column="],
-     "empty", LIGHT),
-    ("evaluate", "target_column", ["--workdir={s2s}", "--target_column=de"], "without --data",
-     LIGHT),
+     "empty"),
+    ("evaluate", "target_column", ["--workdir={s2s}", "--target_column=de"], "without --data"),
     # -- predict ------------------------------------------------------------------------
-    ("predict", "workdir", ["--workdir=/nope/run", "--text=a"], "missing directory", LIGHT),
-    ("predict", "workdir", ["--workdir={file}", "--text=a"], "a file for a directory", LIGHT),
-    ("predict", "text", ["--workdir={clf}"], "missing", LIGHT),
-    ("predict", "text", ["--workdir={clf}", "--text= "], "empty", LIGHT),
-    ("predict", "text", ["--workdir={clf}", "--text=a", "--input={csv}"], "with --input", LIGHT),
+    ("predict", "workdir", ["--workdir=/nope/run", "--text=a"], "missing directory"),
+    ("predict", "workdir", ["--workdir={file}", "--text=a"], "a file for a directory"),
+    ("predict", "text", ["--workdir={clf}"], "missing"),
+    ("predict", "text", ["--workdir={clf}", "--text= "], "empty"),
+    ("predict", "text", ["--workdir={clf}", "--text=a", "--input={csv}"], "with --input"),
     ("predict", "text_pair", ["--workdir={pair}", "--text=a", "--text_pair=b", "--text_pair=c"],
-     "one per --text", LIGHT),
+     "one per --text"),
     ("predict", "text_pair", ["--workdir={clf}", "--text=a", "--text_pair=b"],
-     "a single-text run", TASK),
-    ("predict", "input", ["--workdir={clf}", "--input=/nope.csv"], "missing file", LIGHT),
-    ("predict", "input", ["--workdir={clf}", "--input={dir}"], "a directory for a file", LIGHT),
-    ("predict", "top_k", ["--workdir={clf}", "--text=a", "--top_k=0"], "out of range", LIGHT),
-    ("predict", "top_k", ["--workdir={clf}", "--text=a", "--top_k=three"], "wrong type", LIGHT),
+     "a single-text run"),
+    ("predict", "input", ["--workdir={clf}", "--input=/nope.csv"], "missing file"),
+    ("predict", "input", ["--workdir={clf}", "--input={dir}"], "a directory for a file"),
+    ("predict", "top_k", ["--workdir={clf}", "--text=a", "--top_k=0"], "out of range"),
+    ("predict", "top_k", ["--workdir={clf}", "--text=a", "--top_k=three"], "wrong type"),
     ("predict", "question", ["--workdir={clf}", "--question=why?", "--context=because."],
-     "not for this task", TASK),
-    ("predict", "question", ["--workdir={qa}", "--question=", "--context=because."], "empty",
-     LIGHT),
-    ("predict", "question", ["--workdir={qa}", "--question=why?"], "without --context", LIGHT),
+     "not for this task"),
+    ("predict", "question", ["--workdir={qa}", "--question=", "--context=because."], "empty"),
+    ("predict", "question", ["--workdir={qa}", "--question=why?"], "without --context"),
     ("predict", "context", ["--workdir={qa}", "--question=a?", "--question=b?", "--context=x",
-                            "--context=y", "--context=z"], "one, or one per --question", LIGHT),
-    ("predict", "context", ["--workdir={qa}", "--context=x"], "without --question", LIGHT),
-    ("predict", "text_column", ["--workdir={clf}", "--input={csv}", "--text_column="], "empty",
-     LIGHT),
+                            "--context=y", "--context=z"], "one, or one per --question"),
+    ("predict", "context", ["--workdir={qa}", "--context=x"], "without --question"),
+    ("predict", "text_column", ["--workdir={clf}", "--input={csv}", "--text_column="], "empty"),
     ("predict", "text_column", ["--workdir={clf}", "--text=a", "--text_column=review"],
-     "without --input", LIGHT),
+     "without --input"),
     ("predict", "text_pair_column", ["--workdir={pair}", "--input={csv}",
-                                     "--text_pair_column="], "empty", LIGHT),
+                                     "--text_pair_column="], "empty"),
     ("predict", "source_column", ["--workdir={s2s}", "--text=a", "--source_column=en"],
-     "without --input", LIGHT),
-    ("predict", "flagfile", ["--flagfile=/nope.flags"], "missing file", LIGHT),
+     "without --input"),
+    ("predict", "flagfile", ["--flagfile=/nope.flags"], "missing file"),
     # -- generate -----------------------------------------------------------------------
-    ("generate", "workdir", ["--workdir=/nope/run", "--prompt=a"], "missing directory", LIGHT),
-    ("generate", "prompt", ["--workdir={clf}", "--prompt=a"], "not for this task", TASK),
-    ("generate", "prompt", ["--workdir={lm}"], "missing", LIGHT),
+    ("generate", "workdir", ["--workdir=/nope/run", "--prompt=a"], "missing directory"),
+    ("generate", "prompt", ["--workdir={clf}", "--prompt=a"], "not for this task"),
+    ("generate", "prompt", ["--workdir={lm}"], "missing"),
     ("generate", "max_new_tokens", ["--workdir={lm}", "--prompt=a", "--max_new_tokens=0"],
-     "out of range", LIGHT),
+     "out of range"),
     ("generate", "max_new_tokens", ["--workdir={lm}", "--prompt=a", "--max_new_tokens=3",
-                                    "--max_length=9"], "with --max_length", LIGHT),
+                                    "--max_length=9"], "with --max_length"),
     ("generate", "max_length", ["--workdir={lm}", "--prompt=a", "--max_length=0"],
-     "out of range", LIGHT),
+     "out of range"),
     ("generate", "max_length", ["--workdir={lm}", "--prompt=a", "--max_length=long"],
-     "wrong type", LIGHT),
+     "wrong type"),
     ("generate", "sampler", ["--workdir={lm}", "--prompt=a", "--sampler=nucleus"],
-     "not a sampler", LIGHT),
+     "not a sampler"),
     ("generate", "temperature", ["--workdir={lm}", "--prompt=a", "--sampler=random",
-                                 "--temperature=0"], "out of range", LIGHT),
+                                 "--temperature=0"], "out of range"),
     ("generate", "temperature", ["--workdir={lm}", "--prompt=a", "--temperature=0.7"],
-     "unused by the sampler", LIGHT),
+     "unused by the sampler"),
     ("generate", "top_k", ["--workdir={lm}", "--prompt=a", "--sampler=top_k", "--top_k=0"],
-     "out of range", LIGHT),
+     "out of range"),
     ("generate", "top_p", ["--workdir={lm}", "--prompt=a", "--sampler=top_p", "--top_p=1.5"],
-     "out of range", LIGHT),
-    ("generate", "top_p", ["--workdir={lm}", "--prompt=a", "--top_p=most"], "wrong type", LIGHT),
+     "out of range"),
+    ("generate", "top_p", ["--workdir={lm}", "--prompt=a", "--top_p=most"], "wrong type"),
     ("generate", "num_beams", ["--workdir={lm}", "--prompt=a", "--sampler=beam",
-                               "--num_beams=0"], "out of range", LIGHT),
-    ("generate", "seed", ["--workdir={lm}", "--prompt=a", "--seed=-1"], "out of range", LIGHT),
-    ("generate", "seed", ["--workdir={lm}", "--prompt=a", "--seed=x"], "wrong type", LIGHT),
+                               "--num_beams=0"], "out of range"),
+    ("generate", "seed", ["--workdir={lm}", "--prompt=a", "--seed=-1"], "out of range"),
+    ("generate", "seed", ["--workdir={lm}", "--prompt=a", "--seed=x"], "wrong type"),
     ("generate", "weights_dtype", ["--workdir={lm}", "--prompt=a", "--weights_dtype=float16"],
-     "not a choice", LIGHT),
+     "not a choice"),
     ("generate", "draft_tokens", ["--workdir={lm}", "--prompt=a", "--draft_tokens=-1"],
-     "out of range", LIGHT),
-    ("generate", "raw", ["--workdir={lm}", "--prompt=a", "--raw=maybe"], "wrong type", LIGHT),
-    ("generate", "raw", ["--workdir={s2s}", "--prompt=a", "--raw"], "not for this task", TASK),
+     "out of range"),
+    ("generate", "raw", ["--workdir={lm}", "--prompt=a", "--raw=maybe"], "wrong type"),
+    ("generate", "raw", ["--workdir={s2s}", "--prompt=a", "--raw"], "not for this task"),
     # -- export -------------------------------------------------------------------------
-    ("export", "workdir", ["--workdir=/nope/run", "--export_dir={dir}/e"], "missing directory",
-     LIGHT),
-    ("export", "workdir", ["--workdir={dir}", "--export_dir={dir}/e"], "not a finished run",
-     LIGHT),
+    ("export", "workdir", ["--workdir=/nope/run", "--export_dir={dir}/e"], "missing directory"),
+    ("export", "workdir", ["--workdir={dir}", "--export_dir={dir}/e"], "not a finished run"),
     ("export", "model", ["--workdir={clf}", "--model={keras}", "--export_dir={dir}/e"],
-     "with --workdir", LIGHT),
-    ("export", "model", ["--model=/nope.keras", "--export_dir={dir}/e"], "missing file", LIGHT),
-    ("export", "model", ["--model={dir}", "--export_dir={dir}/e"], "a directory for a file",
-     LIGHT),
-    ("export", "model", ["--model={file}", "--export_dir={dir}/e"], "not a .keras file", LIGHT),
-    ("export", "export_dir", ["--workdir={clf}"], "missing", LIGHT),
+     "with --workdir"),
+    ("export", "model", ["--model=/nope.keras", "--export_dir={dir}/e"], "missing file"),
+    ("export", "model", ["--model={dir}", "--export_dir={dir}/e"], "a directory for a file"),
+    ("export", "model", ["--model={file}", "--export_dir={dir}/e"], "not a .keras file"),
+    ("export", "export_dir", ["--workdir={clf}"], "missing"),
     ("export", "export_dir", ["--workdir={clf}", "--export_dir={file}"],
-     "a file for a directory", LIGHT),
-    ("export", "export_dir", ["--workdir={clf}", "--export_dir={file}/e"], "under a file",
-     LIGHT),
+     "a file for a directory"),
+    ("export", "export_dir", ["--workdir={clf}", "--export_dir={file}/e"], "under a file"),
     ("export", "export_dir", ["--workdir={clf}", "--export_dir=/sys/tfllm-export"],
-     "unwritable", LIGHT),
+     "unwritable"),
     ("export", "version", ["--workdir={clf}", "--export_dir={dir}/e", "--version=0"],
-     "out of range", LIGHT),
+     "out of range"),
     ("export", "version", ["--workdir={clf}", "--export_dir={dir}/e", "--version=-3"],
-     "negative", LIGHT),
+     "negative"),
     ("export", "version", ["--workdir={clf}", "--export_dir={dir}/e", "--version=v2"],
-     "wrong type", LIGHT),
+     "wrong type"),
     ("export", "version", ["--workdir={clf}", "--export_dir={exports}", "--version=1"],
-     "taken", LIGHT),
+     "taken"),
     ("export", "adapters", ["--workdir={clf}", "--export_dir={dir}/e",
-                            "--adapters=/nope.adapters.npz"], "missing file", LIGHT),
+                            "--adapters=/nope.adapters.npz"], "missing file"),
     ("export", "adapters", ["--workdir={clf}", "--export_dir={dir}/e", "--adapters={dir}"],
-     "a directory for a file", LIGHT),
+     "a directory for a file"),
     ("export", "adapters", ["--model={keras}", "--export_dir={dir}/e", "--adapters={file}"],
-     "with --model", LIGHT),
+     "with --model"),
     ("export", "labels", ["--model={keras}", "--export_dir={dir}/e", "--labels=a,,b"],
-     "empty name", LIGHT),
+     "empty name"),
     ("export", "labels", ["--model={keras}", "--export_dir={dir}/e", "--labels=a,a"],
-     "repeated", LIGHT),
+     "repeated"),
     ("export", "labels", ["--workdir={clf}", "--export_dir={dir}/e", "--labels=a,b"],
-     "with --workdir", LIGHT),
+     "with --workdir"),
     # -- explain ------------------------------------------------------------------------
-    ("explain", "workdir", ["--workdir=/nope/run", "--text=a"], "missing directory", LIGHT),
-    ("explain", "workdir", ["--workdir={lm}", "--text=a"], "not a classifier", LIGHT),
-    ("explain", "text", ["--workdir={clf}"], "missing", LIGHT),
-    ("explain", "text", ["--workdir={clf}", "--text= "], "empty", LIGHT),
+    ("explain", "workdir", ["--workdir=/nope/run", "--text=a"], "missing directory"),
+    ("explain", "workdir", ["--workdir={lm}", "--text=a"], "not a classifier"),
+    ("explain", "text", ["--workdir={clf}"], "missing"),
+    ("explain", "text", ["--workdir={clf}", "--text= "], "empty"),
     ("explain", "text_pair", ["--workdir={clf}", "--text=a", "--text_pair=b"],
-     "a single-text run", LIGHT),
+     "a single-text run"),
     ("explain", "text_pair", ["--workdir={pair}", "--text=a", "--text=b", "--text_pair=c"],
-     "one per --text", LIGHT),
-    ("explain", "target", ["--workdir={clf}", "--text=a", "--target=music"], "unknown label",
-     LIGHT),
-    ("explain", "steps", ["--workdir={clf}", "--text=a", "--steps=0"], "out of range", LIGHT),
-    ("explain", "steps", ["--workdir={clf}", "--text=a", "--steps=many"], "wrong type", LIGHT),
+     "one per --text"),
+    ("explain", "target", ["--workdir={clf}", "--text=a", "--target=music"], "unknown label"),
+    ("explain", "steps", ["--workdir={clf}", "--text=a", "--steps=0"], "out of range"),
+    ("explain", "steps", ["--workdir={clf}", "--text=a", "--steps=many"], "wrong type"),
     ("explain", "output", ["--workdir={clf}", "--text=a", "--output={dir}/heat.txt"],
-     "not .html or .png", LIGHT),
+     "not .html or .png"),
     ("explain", "output", ["--workdir={clf}", "--text=a", "--output=/nope/heat.html"],
-     "missing parent", LIGHT),
+     "missing parent"),
     ("explain", "output", ["--workdir={clf}", "--text=a", "--output={htmldir}"],
-     "a directory for a file", LIGHT),
+     "a directory for a file"),
     ("explain", "output", ["--workdir={clf}", "--text=a", "--output=/sys/heat.html"],
-     "unwritable", LIGHT),
+     "unwritable"),
     # -- probe-bias ---------------------------------------------------------------------
-    ("probe-bias", "workdir", ["--workdir=/nope/run"], "missing directory", LIGHT),
-    ("probe-bias", "workdir", ["--workdir={lm}"], "not a classifier", LIGHT),
-    ("probe-bias", "workdir", ["--workdir={pair}"], "a text-pair classifier", LIGHT),
-    ("probe-bias", "pairs", ["--workdir={clf}", "--pairs=/nope.tsv"], "missing file", LIGHT),
-    ("probe-bias", "pairs", ["--workdir={clf}", "--pairs={dir}"], "a directory for a file",
-     LIGHT),
-    ("probe-bias", "pairs", ["--workdir={clf}", "--pairs={file}"], "not term pairs", LIGHT),
-    ("probe-bias", "data", ["--workdir={clf}", "--data=/nope.csv"], "missing file", LIGHT),
-    ("probe-bias", "data", ["--workdir={clf}", "--data={dir}"], "a directory for a file", LIGHT),
+    ("probe-bias", "workdir", ["--workdir=/nope/run"], "missing directory"),
+    ("probe-bias", "workdir", ["--workdir={lm}"], "not a classifier"),
+    ("probe-bias", "workdir", ["--workdir={pair}"], "a text-pair classifier"),
+    ("probe-bias", "pairs", ["--workdir={clf}", "--pairs=/nope.tsv"], "missing file"),
+    ("probe-bias", "pairs", ["--workdir={clf}", "--pairs={dir}"], "a directory for a file"),
+    ("probe-bias", "pairs", ["--workdir={clf}", "--pairs={file}"], "not term pairs"),
+    ("probe-bias", "data", ["--workdir={clf}", "--data=/nope.csv"], "missing file"),
+    ("probe-bias", "data", ["--workdir={clf}", "--data={dir}"], "a directory for a file"),
     ("probe-bias", "flip_threshold", ["--workdir={clf}", "--flip_threshold=1.5"],
-     "out of range", LIGHT),
-    ("probe-bias", "flip_threshold", ["--workdir={clf}", "--flip_threshold=high"], "wrong type",
-     LIGHT),
+     "out of range"),
+    ("probe-bias", "flip_threshold", ["--workdir={clf}", "--flip_threshold=high"], "wrong type"),
     ("probe-bias", "shift_threshold", ["--workdir={clf}", "--shift_threshold=-0.1"],
-     "out of range", LIGHT),
-    ("probe-bias", "min_texts", ["--workdir={clf}", "--min_texts=0"], "out of range", LIGHT),
-    ("probe-bias", "confidence", ["--workdir={clf}", "--confidence=1"], "out of range", LIGHT),
-    ("probe-bias", "output", ["--workdir={clf}", "--output=/nope/bias.json"], "missing parent",
-     LIGHT),
-    ("probe-bias", "output", ["--workdir={clf}", "--output={dir}"], "a directory for a file",
-     LIGHT),
+     "out of range"),
+    ("probe-bias", "min_texts", ["--workdir={clf}", "--min_texts=0"], "out of range"),
+    ("probe-bias", "confidence", ["--workdir={clf}", "--confidence=1"], "out of range"),
+    ("probe-bias", "output", ["--workdir={clf}", "--output=/nope/bias.json"], "missing parent"),
+    ("probe-bias", "output", ["--workdir={clf}", "--output={dir}"], "a directory for a file"),
 ]
 
 
 def row_id(row):
-    command, flag, _, kind, _ = row
+    command, flag, _, kind = row
     return f"{command}--{flag}-{kind.replace(' ', '_')}"
 
 
 IDS = [row_id(row) for row in ROWS]
 assert len(set(IDS)) == len(IDS), "two rows share an id"
-# Rows whose message comes from tfllm/cli/app.py's flag parsing, which does not name the
-# flag yet (train and import read their flag files earlier, through checks.config_flag).
-KNOWN_GAPS = {"predict--flagfile-missing_file": "app.py prints absl's 'ERROR:: Unable to open "
-                                                "flagfile: ...' without --flagfile"}
 # What some of the lines say, beyond naming the flag.
 EXPECTED = {
     "predict--question-not_for_this_task":
@@ -297,8 +271,6 @@ EXPECTED = {
     "train--workdir-a_file_for_a_directory": "is a file; expected a directory",
     "evaluate--plot_dir-without_--plot": "--plot_dir: only with --plot",
 }
-CASES = [pytest.param(row, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[row]))
-         if row in KNOWN_GAPS else row for row in IDS]
 
 # The flags a command module defines (as its --help lists them), read in a fresh process.
 OWN_FLAGS = """
@@ -309,7 +281,7 @@ __import__(module)
 print(json.dumps([f.name for f in flags.FLAGS.flags_by_module_dict().get(module, [])]))
 """
 
-# A `tensorflow` that refuses to be imported: LIGHT cases run with it first on the path.
+# A `tensorflow` that refuses to be imported: every case runs with it first on the path.
 REFUSE = "raise ImportError('the flag check imported tensorflow')\n"
 
 
@@ -355,11 +327,10 @@ def places(tmp_path_factory):
     return paths
 
 
-def run_case(args, cwd, refuse_path=None):
-    """(CompletedProcess, seconds) of `tfllm ARGS` in `cwd`."""
+def run_case(args, cwd, refuse_path):
+    """(CompletedProcess, seconds) of `tfllm ARGS` in `cwd`, TensorFlow refused."""
     env = dict(os.environ)
-    if refuse_path:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [refuse_path, env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [refuse_path, env.get("PYTHONPATH")]))
     command = [helpers.TFLLM] if os.path.exists(helpers.TFLLM) else [
         sys.executable, "-m", "tfllm.cli.main"]
     start = time.monotonic()
@@ -377,22 +348,21 @@ def outcomes(request, places):
     each in an empty directory of its own (which must stay empty)."""
     selected = set(helpers.selected_params(request, "test_a_bad_flag_is_one_line_naming_it",
                                            "row"))
-    # The TASK cases (seconds each: TensorFlow) first, the light ones fill in around them.
-    rows = sorted((row for row in ROWS if row_id(row) in selected), key=lambda r: r[4] != TASK)
+    rows = [row for row in ROWS if row_id(row) in selected]
     calls = []
     for row in rows:
-        command, _, args, _, kind = row
+        command, _, args, _ = row
         cwd = os.path.join(places["root"], "cwd", row_id(row))
         os.makedirs(cwd)
         filled = [arg.format(**places) for arg in args]
-        refuse = places["refuse"] if kind == LIGHT else None
-        calls.append(lambda c=command, a=filled, d=cwd, r=refuse: (*run_case([c, *a], d, r), d))
+        calls.append(lambda c=command, a=filled, d=cwd: (*run_case([c, *a], d,
+                                                                   places["refuse"]), d))
     start = time.monotonic()
     results = helpers.side_by_side(*calls)
-    light = sorted(seconds for row, (_, seconds, _) in zip(rows, results) if row[4] == LIGHT)
-    print(f"\nflag sweep: {len(rows)} cases in {time.monotonic() - start:.1f}s; light ones "
-          f"{light[len(light) // 2] if light else 0:.2f}s median, "
-          f"{max(light, default=0):.2f}s slowest")
+    seconds = sorted(seconds for _, seconds, _ in results)
+    print(f"\nflag sweep: {len(rows)} cases in {time.monotonic() - start:.1f}s; "
+          f"{seconds[len(seconds) // 2] if seconds else 0:.2f}s median, "
+          f"{max(seconds, default=0):.2f}s slowest")
     return {row_id(row): result for row, result in zip(rows, results)}
 
 
@@ -415,7 +385,7 @@ def test_every_flag_of_every_command_has_a_row():
     assert {command for command, *_ in ROWS} == set(cli_main.COMMANDS)
 
 
-@pytest.mark.parametrize("row", CASES)
+@pytest.mark.parametrize("row", IDS)
 def test_a_bad_flag_is_one_line_naming_it(row, outcomes):
     result, seconds, cwd = outcomes[row]
     command, flag = next((r[0], r[1]) for r in ROWS if row_id(r) == row)

@@ -136,6 +136,9 @@ def run(main, argv):
     def parse(args):
         try:
             return flags.FLAGS(args)
+        except flags.CantOpenFlagFileError as error:
+            reason = re.sub(r"^ERROR::\s*", "", _one_line(error))  # absl's own prefix
+            fail(program, f"--flagfile: {reason}")
         except flags.Error as error:
             fail(program, _one_line(error))
         except (AttributeError, KeyError) as error:

@@ -124,19 +124,21 @@ def task_name(config):
 
 def task_flags(command, workdir, config, names):
     """The run's Task, once it is known to use every flag of `names` (those given) in
-    `command`: the task's own checks (`Task.check_flags`), then its `command_flags`. Imports
-    the task's module (TensorFlow with it), not its model."""
+    `command`: the task's own checks (`Task.check_flags`), then its `command_flags`. Those
+    come from the task's light checks module; only then is the task's module (TensorFlow
+    with it) imported, not its model."""
     # pylint: disable=import-outside-toplevel
     from tfllm.tasks import registry
-    task = registry.task_for_workdir(workdir)
-    task.check_flags(command, names, config)
-    for name in names:
-        if name not in task.command_flags.get(command, ()):
-            takers = [t.name for t in registry.load_all()
-                      if name in t.command_flags.get(command, ())]
+    name = task_name(config)
+    command_flags, check_flags = registry.flag_rules(name)
+    check_flags(command, names, config)
+    for flag in names:
+        if flag not in command_flags.get(command, ()):
+            takers = [other for other in registry.names()
+                      if flag in registry.flag_rules(other)[0].get(command, ())]
             hint = f" ({', '.join(takers)} runs take it)" if takers else ""
-            raise TfllmError(f"--{name}: not used by {task.name} runs{hint}")
-    return task
+            raise TfllmError(f"--{flag}: not used by {name} runs{hint}")
+    return registry.task_for_workdir(workdir)
 
 
 # The data-reading fields `tfllm evaluate --data` and `tfllm predict --input` take as flags:

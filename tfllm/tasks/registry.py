@@ -68,6 +68,19 @@ def check_config(config):
         importlib.import_module(f"tfllm.tasks.{BUILTIN[config.task]}.checks").check_config(config)
 
 
+def flag_rules(name):
+    """(command_flags, check_flags) of the task `name` (`Task.command_flags`,
+    `Task.check_flags`), without importing a built-in task's model code: the command line
+    refuses a flag the run's task does not read before it imports TensorFlow."""
+    if name in TASKS:
+        return TASKS[name].command_flags, TASKS[name].check_flags
+    if name not in BUILTIN:
+        raise TfllmError(f"task {name!r} is not one tfllm knows (expected one of {names()})")
+    checks = importlib.import_module(f"tfllm.tasks.{BUILTIN[name]}.checks")
+    return (getattr(checks, "COMMAND_FLAGS", {}),
+            getattr(checks, "check_flags", lambda command, given, config: None))
+
+
 def task_for_workdir(workdir):
     """The Task of the run in `workdir` (by its config.json)."""
     # pylint: disable=import-outside-toplevel
