@@ -37,8 +37,8 @@ def test_run_writes_the_work_directory_and_perplexity(run, gpt_run):
     with open(os.path.join(workdir, "metrics.jsonl"), encoding="utf-8") as f:
         epochs = [json.loads(line) for line in f]
     assert len(epochs) == 2
-    for epoch in epochs:
-        assert epoch["val_perplexity"] == pytest.approx(np.exp(epoch["val_loss"]), rel=1e-3)
+    for epoch in epochs:  # val_loss averages batch means; val_perplexity pools the tokens
+        assert epoch["val_perplexity"] == pytest.approx(np.exp(epoch["val_loss"]), rel=5e-3)
         assert epoch["tokens_per_sec"] > 0
     assert report["perplexity"] == pytest.approx(np.exp(report["loss"]), rel=1e-6)
     assert report["tokens"] > 1000 and report["unigram_perplexity"] > 1

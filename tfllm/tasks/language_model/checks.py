@@ -7,10 +7,13 @@ from tfllm.models.sizes import GPT_SIZES
 
 # How data.train is read: "auto" decides from the file (prompt/response columns or not).
 FORMATS = ("auto", "documents", "pairs")
+# How texts share a packed block (tfllm.data.packing): each on its own, or one token stream.
+PACKINGS = ("documents", "stream")
 
 CHECKS = [
     ("data.max_seq_length", lambda v: 4 <= v <= 8192, "an integer in [4, 8192]"),
     ("data.format", lambda v: v in FORMATS, f"one of {FORMATS}"),
+    ("data.packing", lambda v: v in PACKINGS, f"one of {PACKINGS}"),
     ("data.prompt_template", lambda v: v.count("{prompt}") == 1,
      "a template containing {prompt} once"),
     ("tokenizer.vocabulary_size", lambda v: v >= 257, "an integer >= 257 (256 bytes + end)"),

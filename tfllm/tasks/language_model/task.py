@@ -15,6 +15,7 @@ from tfllm.data import examples as examples_lib
 from tfllm.data import lm_pipeline
 from tfllm.errors import ConfigError, DataError, TfllmError
 from tfllm.evaluation import language_model as lm_eval
+from tfllm.models import document_mask
 from tfllm.models import gpt_backbone as gpt
 from tfllm.models import pretrained_lm
 from tfllm.tasks import base
@@ -130,14 +131,15 @@ class LanguageModelTask(base.Task):
     def datasets(self, prepared):
         config, examples, tokenizer = prepared.config, prepared.data, prepared.tokenizer
         data = config.data
+        packing = lm_pipeline.packing_of(data)
         tokenize = lm_pipeline.tokenize_fn(tokenizer, data.cleaning)
         end_id = tokenizer.end_token_id
         train_blocks, train_ids = lm_pipeline.packed_blocks(
             examples.train, tokenize, end_id, examples.pairs, data.prompt_template,
-            data.max_seq_length)
+            data.max_seq_length, packing)
         val_blocks, _ = lm_pipeline.packed_blocks(
             examples.validation, tokenize, end_id, examples.pairs, data.prompt_template,
-            data.max_seq_length)
+            data.max_seq_length, packing)
         blocks = len(train_blocks["token_ids"])
         if blocks < data.batch_size:
             raise DataError(
@@ -148,15 +150,19 @@ class LanguageModelTask(base.Task):
         def stream(start_batch):
             return lm_pipeline.lm_dataset(train_blocks, data.batch_size, training=True,
                                           shuffle_buffer=data.shuffle_buffer, seed=config.seed,
-                                          start_batch=start_batch)
+                                          start_batch=start_batch, packing=packing)
 
-        validation = lm_pipeline.lm_dataset(val_blocks, data.batch_size, training=False)
+        validation = lm_pipeline.lm_dataset(val_blocks, data.batch_size, training=False,
+                                            packing=packing)
         return base.Datasets(stream, validation, run.steps_per_epoch(config, blocks),
                              data.max_seq_length, extra=(train_blocks, val_blocks))
 
     def build_model(self, prepared):
-        return build_model(prepared.config, prepared.tokenizer.vocabulary_size(),
-                           prepared.checkpoint)
+        model, report = build_model(prepared.config, prepared.tokenizer.vocabulary_size(),
+                                    prepared.checkpoint)
+        if lm_pipeline.packing_of(prepared.config.data) == "documents":  # texts apart
+            model = document_mask.with_document_mask(model)
+        return model, report
 
     def compile_model(self, model, config, steps_per_epoch):
         compiling.compile_token_model(model, config, steps_per_epoch)
