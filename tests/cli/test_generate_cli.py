@@ -1,6 +1,7 @@
 """`tfllm train` on the GPT config, then `tfllm generate` and `tfllm evaluate`, in subprocesses."""
 
 import json
+import os
 
 import pytest
 
@@ -55,10 +56,17 @@ def test_bad_generation_flags_are_one_line_errors(bad_flag_runs, flag, expected)
     assert expected in error_line(result)
 
 
-def test_evaluate_reports_perplexity(workdir):
+def test_evaluate_reports_the_perplexity_training_reported(workdir):
+    with open(os.path.join(workdir, "eval.json"), encoding="utf-8") as f:
+        trained = json.load(f)
     result = tfllm("evaluate", f"--workdir={workdir}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "validation: perplexity" in result.stdout
+    with open(os.path.join(workdir, "eval.json"), encoding="utf-8") as f:
+        again = json.load(f)
+    # The same blocks, scored as training scored them (documents packing, masked).
+    assert again["tokens"] == trained["tokens"]
+    assert again["perplexity"] == pytest.approx(trained["perplexity"], rel=1e-4)
 
 
 def test_evaluate_scores_greedy_completions_against_the_responses(workdir, tmp_path):

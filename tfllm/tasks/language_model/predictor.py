@@ -15,6 +15,7 @@ from tfllm.generation import sampling
 from tfllm.generation.decoder import Decoder
 from tfllm.generation.sampling import WEIGHT_DTYPES, GenerationError
 from tfllm.generation.steps import cast_copy
+from tfllm.models import document_mask
 from tfllm.models import keras_file
 from tfllm.workdir import finished_run
 
@@ -150,10 +151,14 @@ class LanguageModel:
         """
         records, pairs, data = self.records(spec)
         tokenize = lm_pipeline.tokenize_fn(self.tokenizer, data.cleaning)
+        packing = lm_pipeline.packing_of(data)  # scored as the run trained and validated
         blocks, _ = lm_pipeline.packed_blocks(records, tokenize, self.end_id, pairs,
-                                              data.prompt_template, data.max_seq_length)
-        dataset = lm_pipeline.lm_dataset(blocks, data.batch_size, training=False)
-        report = lm_eval.perplexity_report(self.model, dataset, spec or "validation")
+                                              data.prompt_template, data.max_seq_length, packing)
+        dataset = lm_pipeline.lm_dataset(blocks, data.batch_size, training=False,
+                                         packing=packing)
+        model = (document_mask.with_document_mask(self.model) if packing == "documents"
+                 else self.model)
+        report = lm_eval.perplexity_report(model, dataset, spec or "validation")
         if generate:
             if not pairs:
                 raise DataError(f"--data: {spec or 'the validation split'} has no prompt/response "
