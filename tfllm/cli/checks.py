@@ -2,9 +2,9 @@
 finished run named, and the flags the run's task uses. Each failure is a TfllmError (one
 line, exit 2) naming the flag.
 
-All but `task_flags` are light (no TensorFlow): a bad path costs a fraction of a second,
-not an import and a model load, and an unwritable --output is refused before a minute of
-evaluation rather than after it.
+All are light (no TensorFlow; `task_flags` imports the run's task only once its flags
+passed): a bad path costs a fraction of a second, not an import and a model load, and an
+unwritable --output is refused before a minute of evaluation rather than after it.
 """
 
 import contextlib
