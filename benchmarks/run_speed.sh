@@ -25,4 +25,6 @@ run serving.py --workdir="$classifier" --repeats=100
 run lm_serving.py --workdir="$lm" --repeats=30 --new_tokens=32
 run backup_cost.py --steps=20 --backups=5
 run memory.py --epochs=8
+run packing.py
+run cli_start.py
 echo "speed benchmarks: $((SECONDS - start)) s in total"
