@@ -98,8 +98,16 @@ def define_config_flag(argv, default=DEFAULT_CONFIG):
         return config_flags.DEFINE_config_file(
             "config", default, "Experiment file: configs/NAME.py[:VARIANT].",
             lock_config=True, sys_argv=argv)
+    except flags.CantOpenFlagFileError as error:  # ml_collections reads flag files here
+        fail(argv[0], flagfile_message(error))
     except (AttributeError, KeyError) as error:
         fail(argv[0], unknown_field_message(error, argv))
+
+
+def flagfile_message(error):
+    """The one line of a --flagfile absl cannot open (its own text starts "ERROR:: ")."""
+    reason = re.sub(r"^ERROR::\s*", "", _one_line(error))
+    return f"--flagfile: {reason}"
 
 
 def _help(program, main):
@@ -137,8 +145,7 @@ def run(main, argv):
         try:
             return flags.FLAGS(args)
         except flags.CantOpenFlagFileError as error:
-            reason = re.sub(r"^ERROR::\s*", "", _one_line(error))  # absl's own prefix
-            fail(program, f"--flagfile: {reason}")
+            fail(program, flagfile_message(error))
         except flags.Error as error:
             fail(program, _one_line(error))
         except (AttributeError, KeyError) as error:

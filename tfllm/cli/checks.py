@@ -15,7 +15,6 @@ import tempfile
 from absl import flags
 
 from tfllm import config as config_lib
-from tfllm.cli import app
 from tfllm.errors import TfllmError
 from tfllm.workdir import Paths
 
@@ -91,16 +90,6 @@ def output_dir(flag, path):
                          "under it")
     _check_writable(flag, path, existing)
     return path
-
-
-def config_flag(argv, **kwargs):
-    """`app.define_config_flag(argv, **kwargs)`, a --flagfile that cannot be opened one line
-    naming it (ml_collections reads the flag files while it defines --config)."""
-    try:
-        return app.define_config_flag(argv, **kwargs)
-    except flags.CantOpenFlagFileError as error:
-        reason = str(error).split("Unable to open flagfile:", 1)[-1].strip()
-        app.fail(argv[0], f"--flagfile: cannot open it: {reason}")
 
 
 def finished_run(workdir, flag="--workdir"):

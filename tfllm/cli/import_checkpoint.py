@@ -47,5 +47,5 @@ def main(argv, config_flag):
 
 
 def run(argv):
-    config_flag = checks.config_flag(argv, default=LM_CONFIG)
+    config_flag = app.define_config_flag(argv, default=LM_CONFIG)
     app.run(lambda args: main(args, config_flag), argv)

@@ -65,5 +65,5 @@ def main(argv, config_flag):
 
 
 def run(argv):
-    config_flag = checks.config_flag(argv)
+    config_flag = app.define_config_flag(argv)
     app.run(lambda args: main(argv, config_flag), argv)
